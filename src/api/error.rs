@@ -1,0 +1,136 @@
+//! `ApiError`: every failure a client can see, rendered as RFC 9457 problem details
+//! (`application/problem+json`). 5xx bodies never carry internals; their cause is logged
+//! once, here.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::queue::QueueError;
+use crate::task::FieldError;
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed JSON or a value of the wrong type.
+    #[error("{detail}")]
+    BadRequest {
+        /// What is wrong.
+        detail: String,
+        /// The offending field, when known.
+        field: Option<String>,
+    },
+    /// 413: body over `TTP_MAX_BODY_BYTES`.
+    #[error("request body is larger than the limit (TTP_MAX_BODY_BYTES)")]
+    TooLarge,
+    /// 415: the body is not declared as JSON.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 422: a value breaks a rule.
+    #[error("{0}")]
+    Invalid(FieldError),
+    /// 404: unknown route, or unknown or expired task.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists but not with this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// 429: the queue is at `TTP_MAX_QUEUE_LENGTH`.
+    #[error("{0}")]
+    QueueFull(String),
+    /// 503: Redis unreachable, out of memory, or the process is shutting down.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or data ttp did not write.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The problem details body.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    r#type: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    fn status_and_slug(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "malformed-request"),
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
+            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-json"),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-field"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue-full"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::BadRequest { field, .. } => field.as_deref(),
+            Self::Invalid(e) => Some(&e.field),
+            _ => None,
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        match error {
+            QueueError::Full { .. } => Self::QueueFull(error.to_string()),
+            QueueError::OutOfMemory => Self::Unavailable(error.to_string()),
+            QueueError::Unavailable(_) | QueueError::Timeout(_) => {
+                tracing::warn!(error = %error, "Redis call failed");
+                Self::Unavailable("the task store (Redis) is unavailable; retry later".into())
+            }
+            QueueError::Corrupt(_) => Self::Internal(error.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug) = self.status_and_slug();
+        let detail = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(cause = %cause, "internal error");
+                "internal error; see the server log".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let problem = Problem {
+            r#type: format!("urn:ttp:problem:{slug}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail,
+            field: self.field(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

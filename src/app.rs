@@ -1,0 +1,146 @@
+//! The application: `App::build` does every fallible set-up step (listener, Redis
+//! handle, metrics, handlers) and `App::run_until_stopped` only runs, so tests build the
+//! same thing `main` does and drive its shutdown with a token.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::queue::Queue;
+use crate::worker::{HandlerRegistry, WorkerPool, WorkerSettings};
+
+/// Which parts a process runs (`ttp serve`, `serve --no-workers`, `ttp worker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Serve the HTTP API.
+    pub api: bool,
+    /// Run workers.
+    pub workers: bool,
+}
+
+/// A built, not yet running, ttp process.
+pub struct App {
+    config: Config,
+    roles: Roles,
+    listener: Option<TcpListener>,
+    queue: Arc<Queue>,
+    registry: HandlerRegistry,
+    metrics: Metrics,
+}
+
+impl App {
+    /// Builds every part; fails with a clear message (bad address, port in use, …).
+    pub async fn build(
+        config: Config,
+        roles: Roles,
+        registry: HandlerRegistry,
+    ) -> anyhow::Result<Self> {
+        config.validate()?;
+        let metrics = Metrics::new().context("cannot register metrics")?;
+        let queue = Arc::new(Queue::new(&config, metrics.redis_errors.clone())?);
+        let listener = if roles.api {
+            let addr = config.listen_addr()?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("TTP_LISTEN: cannot listen on {addr}"))?;
+            Some(listener)
+        } else {
+            None
+        };
+        Ok(Self {
+            config,
+            roles,
+            listener,
+            queue,
+            registry,
+            metrics,
+        })
+    }
+
+    /// The bound HTTP address, when the API role is on.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound HTTP port, when the API role is on.
+    pub fn port(&self) -> Option<u16> {
+        self.local_addr().map(|a| a.port())
+    }
+
+    /// The task store (tests inspect it).
+    pub fn queue(&self) -> Arc<Queue> {
+        self.queue.clone()
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops in order: the API stops accepting
+    /// and finishes in-flight requests while the workers finish or hand back their tasks.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            config,
+            roles,
+            listener,
+            queue,
+            registry,
+            metrics,
+        } = self;
+        if let Err(e) = queue.ping().await {
+            tracing::warn!(error = %e, redis = %config.redis_url, "Redis does not answer yet; /readyz stays 503 and workers wait until it does");
+        }
+        let workers = if roles.workers {
+            let settings = WorkerSettings::from_config(&config)?;
+            tracing::info!(concurrency = settings.concurrency, queues = %config.queues, "workers started");
+            Some(WorkerPool::start(
+                queue.clone(),
+                registry.clone(),
+                metrics.clone(),
+                settings,
+            ))
+        } else {
+            None
+        };
+        let server = listener.map(|listener| {
+            let state = AppState {
+                queue: queue.clone(),
+                registry,
+                metrics,
+                defaults: config.task_defaults(),
+                served_queues: config
+                    .queue_weights()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|w| w.name)
+                    .collect(),
+                shutdown: shutdown.clone(),
+            };
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "listening");
+            }
+            let router = api::router(state, config.max_body_bytes);
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            })
+        });
+        shutdown.cancelled().await;
+        tracing::info!("shutting down");
+        if let Some(workers) = workers {
+            workers.shutdown().await;
+        }
+        if let Some(server) = server {
+            server
+                .await
+                .context("HTTP server task failed")?
+                .context("HTTP server failed")?;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The command line: subcommands for each role and a flag for every setting. Flags are
+//! the top layer of the configuration (defaults < file < environment < flags).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::config::LogFormat;
+
+/// ttp — an HTTP/JSON task queue on Redis with embedded workers.
+#[derive(Debug, Parser)]
+#[command(name = "ttp", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (same names as the TTP_* variables, lower case, no prefix).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the workers.
+    Serve {
+        /// Serve the API only; run workers elsewhere with `ttp worker`.
+        #[arg(long)]
+        no_workers: bool,
+        /// Settings.
+        #[command(flatten)]
+        settings: Overrides,
+    },
+    /// Run workers only, without the HTTP API.
+    Worker {
+        /// Settings.
+        #[command(flatten)]
+        settings: Overrides,
+    },
+}
+
+/// One optional flag per setting; only the flags given override lower layers.
+#[derive(Debug, Default, Args, Serialize)]
+pub struct Overrides {
+    /// HTTP listen address [env: TTP_LISTEN] [default: 0.0.0.0:8080].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Redis URL [env: TTP_REDIS_URL] [default: redis://127.0.0.1:6379].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Pooled Redis connections [env: TTP_REDIS_POOL_SIZE] [default: 32].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_pool_size: Option<usize>,
+    /// Deadline of every Redis call [env: TTP_REDIS_TIMEOUT_MS] [default: 1000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_timeout_ms: Option<u64>,
+    /// Namespace of every Redis key [env: TTP_KEY_PREFIX] [default: ttp].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_prefix: Option<String>,
+    /// Tasks this process runs at once [env: TTP_CONCURRENCY] [default: 4].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    /// Served queues and weights, e.g. critical=6,default=3 [env: TTP_QUEUES] [default: default=1].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queues: Option<String>,
+    /// Lease of a claimed task [env: TTP_LEASE_MS] [default: 30000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<u64>,
+    /// Default per-attempt timeout [env: TTP_TASK_TIMEOUT_MS] [default: 30000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_timeout_ms: Option<u64>,
+    /// Default attempts [env: TTP_MAX_ATTEMPTS] [default: 3].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// First retry delay ceiling [env: TTP_BACKOFF_BASE_MS] [default: 1000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_base_ms: Option<u64>,
+    /// Largest retry delay [env: TTP_BACKOFF_MAX_MS] [default: 300000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_max_ms: Option<u64>,
+    /// Retention of finished tasks [env: TTP_RESULT_TTL_S] [default: 86400].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_ttl_s: Option<u64>,
+    /// Per-queue limit of waiting tasks [env: TTP_MAX_QUEUE_LENGTH] [default: 1000000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_queue_length: Option<u64>,
+    /// Per-queue dead-letter cap [env: TTP_DEAD_MAX] [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_max: Option<u64>,
+    /// Dead-letter retention [env: TTP_DEAD_TTL_S] [default: 604800].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_ttl_s: Option<u64>,
+    /// Request body limit [env: TTP_MAX_BODY_BYTES] [default: 1048576].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// Shutdown grace [env: TTP_SHUTDOWN_GRACE_MS] [default: 30000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_ms: Option<u64>,
+    /// Log filter [env: TTP_LOG] [default: info].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Log format [env: TTP_LOG_FORMAT] [default: text].
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}

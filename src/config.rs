@@ -1,0 +1,406 @@
+//! Configuration: one serde tree, layered defaults < TOML file < `TTP_*` environment <
+//! command-line flags, then validated as a whole.
+//!
+//! Every field carries its unit in its name (`lease_ms`, `result_ttl_s`). The names are
+//! the SPEC §5 contract: `TTP_LEASE_MS` in the environment, `lease_ms` in the TOML file,
+//! `--lease-ms` on the command line. Unknown names are rejected so a typo cannot silently
+//! leave a default in force.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::task::{QueueName, RetryPolicy, TaskDefaults};
+
+/// A configuration that cannot start: names the setting and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be read or has the wrong type.
+    #[error("invalid configuration: {0}")]
+    Load(String),
+    /// A value breaks a rule.
+    #[error("invalid configuration: {setting}: {message}")]
+    Invalid {
+        /// The environment name of the setting, e.g. `TTP_CONCURRENCY`.
+        setting: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of a ttp process. See the README's configuration table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listen address (`TTP_LISTEN`); port 0 picks a free port.
+    pub listen: String,
+    /// Redis URL (`TTP_REDIS_URL`).
+    pub redis_url: String,
+    /// Pooled Redis connections (`TTP_REDIS_POOL_SIZE`).
+    pub redis_pool_size: usize,
+    /// Deadline of every Redis call (`TTP_REDIS_TIMEOUT_MS`).
+    pub redis_timeout_ms: u64,
+    /// Namespace of every Redis key (`TTP_KEY_PREFIX`).
+    pub key_prefix: String,
+    /// Tasks this process runs at once (`TTP_CONCURRENCY`).
+    pub concurrency: usize,
+    /// Served queues and weights, `name=weight,...` (`TTP_QUEUES`).
+    pub queues: String,
+    /// Lease of a claimed task, renewed while it runs (`TTP_LEASE_MS`).
+    pub lease_ms: u64,
+    /// Default per-attempt timeout (`TTP_TASK_TIMEOUT_MS`).
+    pub task_timeout_ms: u64,
+    /// Default attempts before the dead-letter list (`TTP_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// First retry delay ceiling (`TTP_BACKOFF_BASE_MS`).
+    pub backoff_base_ms: u64,
+    /// Largest retry delay (`TTP_BACKOFF_MAX_MS`).
+    pub backoff_max_ms: u64,
+    /// Retention of finished tasks and idempotency keys (`TTP_RESULT_TTL_S`).
+    pub result_ttl_s: u64,
+    /// Per-queue limit of waiting tasks; beyond it submissions get 429 (`TTP_MAX_QUEUE_LENGTH`).
+    pub max_queue_length: u64,
+    /// Per-queue cap of the dead-letter list (`TTP_DEAD_MAX`).
+    pub dead_max: u64,
+    /// Retention of failed tasks in the dead-letter list (`TTP_DEAD_TTL_S`).
+    pub dead_ttl_s: u64,
+    /// Request body limit (`TTP_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Time running tasks get to finish after SIGTERM (`TTP_SHUTDOWN_GRACE_MS`).
+    pub shutdown_grace_ms: u64,
+    /// Log filter, e.g. `info` or `ttp=debug` (`TTP_LOG`).
+    pub log: String,
+    /// `text` or `json` (`TTP_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            redis_pool_size: 32,
+            redis_timeout_ms: 1000,
+            key_prefix: "ttp".into(),
+            concurrency: 4,
+            queues: "default=1".into(),
+            lease_ms: 30_000,
+            task_timeout_ms: 30_000,
+            max_attempts: 3,
+            backoff_base_ms: 1000,
+            backoff_max_ms: 300_000,
+            result_ttl_s: 86_400,
+            max_queue_length: 1_000_000,
+            dead_max: 10_000,
+            dead_ttl_s: 604_800,
+            max_body_bytes: 1_048_576,
+            shutdown_grace_ms: 30_000,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// A served queue and its weight (its share of claims when several have work).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueWeight {
+    /// The queue.
+    pub name: QueueName,
+    /// Relative weight, ≥ 1.
+    pub weight: u32,
+}
+
+impl Config {
+    /// Layers defaults < `file` (if given) < `TTP_*` environment < `overrides` (flags),
+    /// then validates.
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "--config: no such file {}",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("TTP_"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Load(one_line(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every rule; the error names the first setting that breaks one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, message: String| Err(ConfigError::Invalid { setting, message });
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return invalid(
+                "TTP_LISTEN",
+                format!("{:?} is not an address like 0.0.0.0:8080", self.listen),
+            );
+        }
+        let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|s| self.redis_url.starts_with(s));
+        if !scheme_ok || redis::Client::open(self.redis_url.as_str()).is_err() {
+            return invalid(
+                "TTP_REDIS_URL",
+                "must be a redis://, rediss:// or redis+unix:// URL".into(),
+            );
+        }
+        let prefix_ok = !self.key_prefix.is_empty()
+            && self.key_prefix.len() <= 64
+            && !self.key_prefix.contains(['{', '}', ' ', ':']);
+        if !prefix_ok {
+            return invalid(
+                "TTP_KEY_PREFIX",
+                "must be 1..=64 characters without '{', '}', ':' or spaces".into(),
+            );
+        }
+        self.queue_weights()?;
+        let ranges: [(&'static str, u64, u64, u64); 14] = [
+            ("TTP_REDIS_POOL_SIZE", self.redis_pool_size as u64, 1, 1024),
+            ("TTP_REDIS_TIMEOUT_MS", self.redis_timeout_ms, 10, 60_000),
+            ("TTP_CONCURRENCY", self.concurrency as u64, 1, 10_000),
+            ("TTP_LEASE_MS", self.lease_ms, 100, 24 * 3_600_000),
+            (
+                "TTP_TASK_TIMEOUT_MS",
+                self.task_timeout_ms,
+                1,
+                24 * 3_600_000,
+            ),
+            ("TTP_MAX_ATTEMPTS", u64::from(self.max_attempts), 1, 100),
+            (
+                "TTP_BACKOFF_BASE_MS",
+                self.backoff_base_ms,
+                0,
+                24 * 3_600_000,
+            ),
+            (
+                "TTP_BACKOFF_MAX_MS",
+                self.backoff_max_ms,
+                0,
+                7 * 24 * 3_600_000,
+            ),
+            ("TTP_RESULT_TTL_S", self.result_ttl_s, 1, 366 * 86_400),
+            ("TTP_MAX_QUEUE_LENGTH", self.max_queue_length, 1, 1 << 40),
+            ("TTP_DEAD_MAX", self.dead_max, 1, 1 << 32),
+            ("TTP_DEAD_TTL_S", self.dead_ttl_s, 1, 366 * 86_400),
+            (
+                "TTP_MAX_BODY_BYTES",
+                self.max_body_bytes as u64,
+                1024,
+                1 << 30,
+            ),
+            (
+                "TTP_SHUTDOWN_GRACE_MS",
+                self.shutdown_grace_ms,
+                0,
+                3_600_000,
+            ),
+        ];
+        for (setting, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return invalid(setting, format!("must be {min}..={max}, got {value}"));
+            }
+        }
+        if self.backoff_base_ms > self.backoff_max_ms {
+            return invalid(
+                "TTP_BACKOFF_BASE_MS",
+                format!(
+                    "{} exceeds TTP_BACKOFF_MAX_MS {}",
+                    self.backoff_base_ms, self.backoff_max_ms
+                ),
+            );
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return invalid(
+                "TTP_LOG",
+                format!("{:?} is not a log filter like info or ttp=debug", self.log),
+            );
+        }
+        Ok(())
+    }
+
+    /// The served queues with their weights, parsed from `queues`.
+    pub fn queue_weights(&self) -> Result<Vec<QueueWeight>, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            setting: "TTP_QUEUES",
+            message,
+        };
+        let mut weights: Vec<QueueWeight> = Vec::new();
+        for item in self
+            .queues
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let (name, weight) = item.split_once('=').unwrap_or((item, "1"));
+            let name = QueueName::parse(name.trim()).map_err(|e| invalid(e.message))?;
+            let weight = weight
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|w| (1..=1000).contains(w));
+            let weight =
+                weight.ok_or_else(|| invalid(format!("weight of {name} must be 1..=1000")))?;
+            if weights.iter().any(|w| w.name == name) {
+                return Err(invalid(format!("{name} is listed twice")));
+            }
+            weights.push(QueueWeight { name, weight });
+        }
+        if weights.is_empty() {
+            return Err(invalid(
+                "must name at least one queue, e.g. default=1".into(),
+            ));
+        }
+        Ok(weights)
+    }
+
+    /// The socket address to bind.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| ConfigError::Invalid {
+            setting: "TTP_LISTEN",
+            message: format!("{:?} is not an address", self.listen),
+        })
+    }
+
+    /// Defaults for fields a submission leaves out.
+    pub fn task_defaults(&self) -> TaskDefaults {
+        TaskDefaults {
+            max_attempts: self.max_attempts,
+            timeout_ms: self.task_timeout_ms,
+            result_ttl_s: self.result_ttl_s,
+        }
+    }
+
+    /// Retry backoff.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base_ms: self.backoff_base_ms,
+            max_ms: self.backoff_max_ms,
+        }
+    }
+
+    /// The lease as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+}
+
+fn one_line(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let source = e.metadata.as_ref().map(|m| {
+                let name = m.name.to_string();
+                match &m.source {
+                    Some(src) => format!(" (from {name} {src})"),
+                    None => format!(" (from {name})"),
+                }
+            });
+            let key = if key.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", env_name(&key))
+            };
+            format!("{key}{}{}", e.kind, source.unwrap_or_default())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn env_name(key: &str) -> String {
+    format!("TTP_{}", key.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn queue_weights_parse() {
+        let config = Config {
+            queues: "critical=6, default=3,low".into(),
+            ..Config::default()
+        };
+        let weights: Vec<(String, u32)> = config
+            .queue_weights()
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.name.to_string(), w.weight))
+            .collect();
+        assert_eq!(
+            weights,
+            [
+                ("critical".into(), 6),
+                ("default".into(), 3),
+                ("low".into(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_their_setting() {
+        let cases = [
+            Config {
+                concurrency: 0,
+                ..Config::default()
+            },
+            Config {
+                queues: "Bad".into(),
+                ..Config::default()
+            },
+            Config {
+                backoff_base_ms: 10,
+                backoff_max_ms: 5,
+                ..Config::default()
+            },
+            Config {
+                listen: "nowhere".into(),
+                ..Config::default()
+            },
+        ];
+        let settings: Vec<String> = cases
+            .iter()
+            .map(|c| match c.validate() {
+                Err(ConfigError::Invalid { setting, .. }) => setting.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                "TTP_CONCURRENCY",
+                "TTP_QUEUES",
+                "TTP_BACKOFF_BASE_MS",
+                "TTP_LISTEN"
+            ]
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Prometheus metrics: one registry per `App` (never the global default, so several apps
+//! in one test process do not collide), typed handles, text rendering and the HTTP
+//! middleware that counts requests.
+//!
+//! Histogram buckets grow by 2^(1/3) (≈ 26 %) from 100 µs to 60 s, so that
+//! `histogram_quantile(0.99, …)` interpolates within a narrow bucket anywhere in that
+//! range instead of reporting the edge of a coarse one.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Every metric ttp exports (names are part of the SPEC §6 contract).
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `ttp_tasks_submitted_total{queue,kind}`.
+    pub submitted: IntCounterVec,
+    /// `ttp_tasks_finished_total{queue,kind,outcome}`.
+    pub finished: IntCounterVec,
+    /// `ttp_task_run_seconds{queue,kind}`.
+    pub run_seconds: HistogramVec,
+    /// `ttp_task_queue_wait_seconds{queue}`.
+    pub queue_wait_seconds: HistogramVec,
+    /// `ttp_task_end_to_end_seconds{queue}`.
+    pub end_to_end_seconds: HistogramVec,
+    /// `ttp_queue_depth{queue,state}`.
+    pub queue_depth: IntGaugeVec,
+    /// `ttp_workers_busy`.
+    pub workers_busy: IntGauge,
+    /// `ttp_http_requests_total{method,route,status}`.
+    pub http_requests: IntCounterVec,
+    /// `ttp_http_request_duration_seconds{method,route}`.
+    pub http_duration_seconds: HistogramVec,
+    /// `ttp_redis_errors_total`.
+    pub redis_errors: IntCounter,
+}
+
+/// Outcome label values of `ttp_tasks_finished_total`.
+pub mod outcome {
+    /// The task succeeded.
+    pub const SUCCEEDED: &str = "succeeded";
+    /// The task failed for good.
+    pub const FAILED: &str = "failed";
+    /// The attempt failed and another was scheduled.
+    pub const RETRIED: &str = "retried";
+    /// The task was cancelled.
+    pub const CANCELLED: &str = "cancelled";
+    /// The attempt exceeded its timeout.
+    pub const TIMED_OUT: &str = "timed_out";
+}
+
+/// 100 µs · 2^(k/3) up to 60 s and beyond.
+pub fn latency_buckets() -> Vec<f64> {
+    (0..60)
+        .map(|k| 1e-4 * 2f64.powf(f64::from(k) / 3.0))
+        .take_while(|b| *b < 80.0)
+        .collect()
+}
+
+fn histogram(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<HistogramVec> {
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(latency_buckets()),
+        labels,
+    )
+}
+
+impl Metrics {
+    /// Creates and registers every metric, plus the process collector.
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let metrics = Self {
+            submitted: IntCounterVec::new(
+                Opts::new(
+                    "ttp_tasks_submitted_total",
+                    "Tasks accepted by POST /tasks.",
+                ),
+                &["queue", "kind"],
+            )?,
+            finished: IntCounterVec::new(
+                Opts::new(
+                    "ttp_tasks_finished_total",
+                    "Attempts ended, by outcome: succeeded, failed, retried, cancelled, timed_out.",
+                ),
+                &["queue", "kind", "outcome"],
+            )?,
+            run_seconds: histogram(
+                "ttp_task_run_seconds",
+                "Execution time of one attempt.",
+                &["queue", "kind"],
+            )?,
+            queue_wait_seconds: histogram(
+                "ttp_task_queue_wait_seconds",
+                "Time from ready (submitted, or due) to started.",
+                &["queue"],
+            )?,
+            end_to_end_seconds: histogram(
+                "ttp_task_end_to_end_seconds",
+                "Time from submitted to finished.",
+                &["queue"],
+            )?,
+            queue_depth: IntGaugeVec::new(
+                Opts::new(
+                    "ttp_queue_depth",
+                    "Tasks per queue and state, sampled at scrape time.",
+                ),
+                &["queue", "state"],
+            )?,
+            workers_busy: IntGauge::new("ttp_workers_busy", "Tasks this process is running now.")?,
+            http_requests: IntCounterVec::new(
+                Opts::new("ttp_http_requests_total", "HTTP requests served."),
+                &["method", "route", "status"],
+            )?,
+            http_duration_seconds: histogram(
+                "ttp_http_request_duration_seconds",
+                "HTTP request latency.",
+                &["method", "route"],
+            )?,
+            redis_errors: IntCounter::new(
+                "ttp_redis_errors_total",
+                "Redis calls that failed or timed out.",
+            )?,
+            registry,
+        };
+        metrics.register_all()?;
+        Ok(metrics)
+    }
+
+    fn register_all(&self) -> prometheus::Result<()> {
+        let r = &self.registry;
+        r.register(Box::new(self.submitted.clone()))?;
+        r.register(Box::new(self.finished.clone()))?;
+        r.register(Box::new(self.run_seconds.clone()))?;
+        r.register(Box::new(self.queue_wait_seconds.clone()))?;
+        r.register(Box::new(self.end_to_end_seconds.clone()))?;
+        r.register(Box::new(self.queue_depth.clone()))?;
+        r.register(Box::new(self.workers_busy.clone()))?;
+        r.register(Box::new(self.http_requests.clone()))?;
+        r.register(Box::new(self.http_duration_seconds.clone()))?;
+        r.register(Box::new(self.redis_errors.clone()))?;
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(())
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Axum middleware: counts and times every request by its route template.
+pub async fn track_http(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics
+        .http_requests
+        .with_label_values(&[&method, &route, &status])
+        .inc();
+    metrics
+        .http_duration_seconds
+        .with_label_values(&[&method, &route])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,115 @@
+//! Submission: new tasks into a queue's pending or scheduled set, one script call per
+//! queue however many tasks the call carries.
+
+use redis::AsyncCommands;
+
+use super::{Queue, QueueError};
+use crate::task::{NewTask, QueueName, State, TaskId, TaskRecord, now_ms};
+
+impl Queue {
+    /// Stores one task. `Err(QueueError::Full)` when its queue is at its limit.
+    pub async fn enqueue(&self, task: NewTask) -> Result<TaskRecord, QueueError> {
+        let queue = task.queue.clone();
+        let mut results = self.enqueue_in_queue(&queue, vec![task]).await?;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(QueueError::Corrupt("enqueue returned no result".into())))
+    }
+
+    /// Stores tasks of one queue in one script call; one result per task, in order.
+    pub async fn enqueue_in_queue(
+        &self,
+        queue: &QueueName,
+        tasks: Vec<NewTask>,
+    ) -> Result<Vec<Result<TaskRecord, QueueError>>, QueueError> {
+        self.remember_queue(queue).await;
+        let now = now_ms();
+        let ids: Vec<TaskId> = tasks.iter().map(|_| TaskId::generate(queue)).collect();
+        let mut call = self.scripts.enqueue.prepare_invoke();
+        call.key(self.keys.pending(queue))
+            .key(self.keys.scheduled(queue))
+            .key(self.keys.seq(queue))
+            .key(self.keys.wake(queue))
+            .key(self.keys.timer(queue))
+            .arg(now)
+            .arg(self.limits.max_queue_length)
+            .arg(tasks.len());
+        for (id, task) in ids.iter().zip(&tasks) {
+            call.key(self.keys.task(id))
+                .arg(id.as_str())
+                .arg(task.priority.get())
+                .arg(task.run_at_ms.unwrap_or(0))
+                .arg(task.kind.as_str())
+                .arg(task.payload.to_string())
+                .arg(task.max_attempts)
+                .arg(task.timeout_ms)
+                .arg(task.result_ttl_s);
+        }
+        let codes: Vec<i64> = self
+            .redis
+            .call(|mut c| async move { call.invoke_async(&mut c).await })
+            .await?;
+        if codes.len() != tasks.len() {
+            return Err(QueueError::Corrupt(
+                "enqueue answered for the wrong number of tasks".into(),
+            ));
+        }
+        let limit = self.limits.max_queue_length;
+        Ok(ids
+            .into_iter()
+            .zip(tasks)
+            .zip(codes)
+            .map(|((id, task), code)| match code {
+                1 => Ok(record(id, task, State::Queued, now)),
+                2 => Ok(record(id, task, State::Scheduled, now)),
+                _ => Err(QueueError::Full {
+                    queue: queue.clone(),
+                    limit,
+                }),
+            })
+            .collect())
+    }
+
+    /// Adds `queue` to the set of known queues, once per process.
+    async fn remember_queue(&self, queue: &QueueName) {
+        let first_time = self
+            .known_queues
+            .lock()
+            .map(|mut known| known.insert(queue.clone()))
+            .unwrap_or(false);
+        if first_time {
+            let key = self.keys.queues();
+            let name = queue.to_string();
+            let added = self
+                .redis
+                .call(|mut c| async move { c.sadd::<_, _, ()>(key, name).await })
+                .await;
+            if added.is_err() {
+                // Try again on the next submission.
+                if let Ok(mut known) = self.known_queues.lock() {
+                    known.remove(queue);
+                }
+            }
+        }
+    }
+}
+
+fn record(id: TaskId, task: NewTask, state: State, now: i64) -> TaskRecord {
+    TaskRecord {
+        id,
+        kind: task.kind.as_str().to_owned(),
+        state,
+        priority: task.priority,
+        attempts: 0,
+        max_attempts: task.max_attempts,
+        timeout_ms: task.timeout_ms,
+        result_ttl_s: task.result_ttl_s,
+        created_at_ms: now,
+        run_at_ms: task.run_at_ms.filter(|_| state == State::Scheduled),
+        started_at_ms: None,
+        finished_at_ms: None,
+        result: None,
+        error: None,
+        payload: task.payload,
+    }
+}

@@ -1,0 +1,97 @@
+//! Redis key names: the only place that formats them.
+//!
+//! Everything a queue owns sits under one Redis Cluster hash tag, `{<queue>}`, so every
+//! script's keys hash to one slot and the same scripts run on a cluster. See the layout
+//! table in `queue/mod.rs`.
+
+use crate::task::{QueueName, TaskId};
+
+/// Formats key names under a deployment's prefix (`TTP_KEY_PREFIX`).
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn queue_key(&self, queue: &QueueName, suffix: &str) -> String {
+        format!("{}:{{{}}}:{}", self.prefix, queue, suffix)
+    }
+
+    /// Hash of one task.
+    pub fn task(&self, id: &TaskId) -> String {
+        self.queue_key(id.queue(), &format!("task:{id}"))
+    }
+
+    /// Ready tasks, by priority then sequence.
+    pub fn pending(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "pending")
+    }
+
+    /// Tasks waiting for their time, by due time.
+    pub fn scheduled(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "scheduled")
+    }
+
+    /// Claimed tasks, by lease deadline.
+    pub fn leased(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "leased")
+    }
+
+    /// Failed tasks (the dead-letter list), by failure time.
+    pub fn dead(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "dead")
+    }
+
+    /// FIFO sequence counter.
+    pub fn seq(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "seq")
+    }
+
+    /// Wake-up list idle workers block on.
+    pub fn wake(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "wake")
+    }
+
+    /// Wake-up list of the promoters: a task was scheduled.
+    pub fn timer(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "timer")
+    }
+
+    /// Present while the queue is paused.
+    pub fn paused(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "paused")
+    }
+
+    /// Set of every queue name that has received a task.
+    pub fn queues(&self) -> String {
+        format!("{}:queues", self.prefix)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_keys_share_one_hash_tag() {
+        let keys = Keys::new("ttp");
+        let queue = QueueName::parse("emails").unwrap();
+        let id = TaskId::generate(&queue);
+        for key in [
+            keys.task(&id),
+            keys.pending(&queue),
+            keys.leased(&queue),
+            keys.dead(&queue),
+        ] {
+            assert!(key.starts_with("ttp:{emails}:"), "{key}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Background transitions: promoting due scheduled tasks and reaping expired leases.
+//!
+//! Both read the candidates first and then run a script that re-checks each one, because
+//! a script may only touch keys it was given, and the candidates' hash keys are only
+//! known after the read. The re-check makes the gap harmless.
+
+use super::{Action, Fence, Queue, QueueError, Settlement};
+use crate::task::{QueueName, RetryPolicy, State, TaskId, now_ms};
+
+/// What a promotion pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Promoted {
+    /// Tasks moved to pending.
+    pub moved: usize,
+    /// Due time of the earliest task still scheduled.
+    pub next_due_ms: Option<i64>,
+}
+
+/// What a reaping pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reaped {
+    /// Expired leases taken back.
+    pub reaped: usize,
+    /// Deadline of the earliest lease still held.
+    pub next_deadline_ms: Option<i64>,
+}
+
+const PASS_LIMIT: isize = 500;
+
+fn first_score(pair: &[(String, f64)]) -> Option<i64> {
+    pair.first().map(|(_, score)| *score as i64)
+}
+
+impl Queue {
+    /// Moves scheduled tasks of `queue` that are due into pending.
+    pub async fn promote_due(&self, queue: &QueueName) -> Result<Promoted, QueueError> {
+        let now = now_ms();
+        let key = self.keys.scheduled(queue);
+        let (due, next): (Vec<String>, Vec<(String, f64)>) = self
+            .redis
+            .call(|mut c| async move {
+                redis::pipe()
+                    .zrangebyscore_limit(&key, "-inf", now, 0, PASS_LIMIT)
+                    .zrange_withscores(&key, 0, 0)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        if due.is_empty() {
+            return Ok(Promoted {
+                moved: 0,
+                next_due_ms: first_score(&next),
+            });
+        }
+        let mut call = self.scripts.promote.prepare_invoke();
+        call.key(self.keys.scheduled(queue))
+            .key(self.keys.pending(queue))
+            .key(self.keys.seq(queue))
+            .key(self.keys.wake(queue))
+            .arg(now);
+        for id in due.iter().filter_map(|id| TaskId::parse(id)) {
+            call.key(self.keys.task(&id)).arg(id.as_str());
+        }
+        let (moved, next): (usize, Option<i64>) = self
+            .redis
+            .call(|mut c| async move { call.invoke_async(&mut c).await })
+            .await?;
+        Ok(Promoted {
+            moved,
+            next_due_ms: next,
+        })
+    }
+
+    /// Takes back expired leases of `queue`: a task that was running is retried with
+    /// backoff (the attempt counts) or failed when its attempts are used up; a task
+    /// claimed but never started goes back to pending.
+    pub async fn reap_expired(
+        &self,
+        queue: &QueueName,
+        policy: RetryPolicy,
+    ) -> Result<Reaped, QueueError> {
+        let now = now_ms();
+        let key = self.keys.leased(queue);
+        let (expired, next): (Vec<String>, Vec<(String, f64)>) = self
+            .redis
+            .call(|mut c| async move {
+                redis::pipe()
+                    .zrangebyscore_limit(&key, "-inf", now, 0, PASS_LIMIT)
+                    .zrange_withscores(&key, 0, 0)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let ids: Vec<TaskId> = expired.iter().filter_map(|id| TaskId::parse(id)).collect();
+        if ids.is_empty() {
+            return Ok(Reaped {
+                reaped: 0,
+                next_deadline_ms: first_score(&next),
+            });
+        }
+        let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
+        let states: Vec<(Option<String>, Option<u32>, Option<u32>)> = self
+            .redis
+            .call(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for hash in &hashes {
+                    pipe.cmd("HMGET").arg(hash).arg(&["state", "att", "max"]);
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        let items: Vec<Settlement> = ids
+            .into_iter()
+            .zip(states)
+            .filter_map(|(id, (state, att, max))| {
+                reap_decision(id, state?.parse().ok()?, att?, max?, policy, now)
+            })
+            .collect();
+        let applied = self.settle(queue, &items).await?;
+        let reaped = applied.iter().filter(|a| **a).count();
+        Ok(Reaped {
+            reaped,
+            next_deadline_ms: Some(now),
+        })
+    }
+}
+
+fn reap_decision(
+    id: TaskId,
+    state: State,
+    attempt: u32,
+    max: u32,
+    policy: RetryPolicy,
+    now: i64,
+) -> Option<Settlement> {
+    let fence = Fence {
+        state,
+        attempt,
+        lease_expired: true,
+    };
+    let action = match state {
+        State::Queued => Action::Requeue,
+        State::Running if attempt >= max => Action::Fail(format!(
+            "lease expired on attempt {attempt} of {max}: the worker stopped renewing it (crash, kill or stall)"
+        )),
+        State::Running => Action::Retry {
+            due_ms: now + policy.backoff(attempt).as_millis() as i64,
+            error: format!(
+                "lease expired on attempt {attempt}: the worker stopped renewing it (crash, kill or stall)"
+            ),
+        },
+        _ => return None,
+    };
+    Some(Settlement { id, fence, action })
+}

@@ -1,0 +1,135 @@
+//! The queue: the only module that talks to Redis. Each state transition that touches
+//! more than one key is one Lua script (see `lua/`), so a crash between two commands can
+//! never leave a task half-moved.
+//!
+//! # Key layout
+//! `P` is `TTP_KEY_PREFIX`, `q` the queue name; `{q}` is the Redis Cluster hash tag, so all
+//! keys of a queue live in one slot and every script runs on a cluster.
+//!
+//! | key | type | contents | written by | read by | TTL |
+//! |---|---|---|---|---|---|
+//! | `P:{q}:task:<id>` | hash | kind, payload, prio, state, att, max, timeout, ttl, created, run_at, started, finished, result, error | enqueue, start, settle, promote | GET /tasks, workers | none while live; `ttl` (result TTL) once succeeded, `TTP_DEAD_TTL_S` once failed |
+//! | `P:{q}:pending` | zset | ready task ids, score `(9 - prio)·2^42 + seq` | enqueue, promote, settle (requeue/release) | claim | none (bounded by `TTP_MAX_QUEUE_LENGTH`) |
+//! | `P:{q}:scheduled` | zset | ids waiting for a delay or retry backoff, score = due ms | enqueue, settle (retry) | promote | none (bounded likewise) |
+//! | `P:{q}:leased` | zset | claimed ids, score = lease deadline ms | claim, renew, settle | reaper | none (≤ running tasks) |
+//! | `P:{q}:dead` | zset | failed ids, score = failure ms | settle (fail) | dead-letter list | trimmed to `TTP_DEAD_MAX` and `TTP_DEAD_TTL_S` on every write |
+//! | `P:{q}:seq` | string | FIFO sequence counter | enqueue, promote, settle | — | none |
+//! | `P:{q}:wake` | list | ≤ 1 token: ready work exists | enqueue, claim, promote, settle | idle workers (BLPOP) | none (≤ 1 element) |
+//! | `P:{q}:timer` | list | ≤ 1 token: something was scheduled | enqueue, settle (retry) | promoters (BLPOP) | none (≤ 1 element) |
+//! | `P:{q}:paused` | string | present while paused | pause/resume | claim | none |
+//! | `P:queues` | set | every queue name ever used | enqueue (once per process and queue) | stats | none |
+
+mod claim;
+mod connection;
+mod enqueue;
+mod fields;
+mod keys;
+mod maintenance;
+mod read;
+mod scripts;
+mod settle;
+mod wakeup;
+
+pub use claim::ClaimedTask;
+pub use connection::BlockingConnection;
+pub use keys::Keys;
+pub use maintenance::{Promoted, Reaped};
+pub use read::QueueStats;
+pub use settle::{Action, Fence, Settlement};
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use crate::config::Config;
+use crate::task::QueueName;
+
+use connection::Redis;
+use scripts::Scripts;
+
+/// Why a queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis could not be reached, or answered with an error.
+    #[error("Redis is unavailable: {0}")]
+    Unavailable(String),
+    /// Redis did not answer within the deadline.
+    #[error("Redis did not answer within {0} ms")]
+    Timeout(u64),
+    /// Redis is at `maxmemory` and refuses writes.
+    #[error("Redis is out of memory and refuses writes (raise maxmemory or free memory)")]
+    OutOfMemory,
+    /// The queue holds `TTP_MAX_QUEUE_LENGTH` waiting tasks.
+    #[error("queue {queue} is full: {limit} tasks are waiting")]
+    Full {
+        /// The queue.
+        queue: QueueName,
+        /// Its configured limit.
+        limit: u64,
+    },
+    /// Redis holds data ttp did not write (or another version wrote).
+    #[error("unexpected data in Redis: {0}")]
+    Corrupt(String),
+}
+
+impl From<redis::RedisError> for QueueError {
+    fn from(error: redis::RedisError) -> Self {
+        if error.code() == Some("OOM") {
+            Self::OutOfMemory
+        } else {
+            Self::Unavailable(error.to_string())
+        }
+    }
+}
+
+/// Limits the queue enforces on every write.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_queue_length: u64,
+    dead_max: u64,
+    dead_ttl_s: u64,
+}
+
+/// Handle to the task store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Queue {
+    redis: Redis,
+    keys: Keys,
+    scripts: Scripts,
+    limits: Limits,
+    known_queues: Mutex<HashSet<QueueName>>,
+}
+
+impl Queue {
+    /// Builds the handle (no connection is made until first use, so ttp starts while
+    /// Redis is still down and reports not-ready until it answers).
+    pub fn new(config: &Config, redis_errors: prometheus::IntCounter) -> Result<Self, QueueError> {
+        Ok(Self {
+            redis: Redis::new(config, redis_errors)?,
+            keys: Keys::new(&config.key_prefix),
+            scripts: Scripts::new(),
+            limits: Limits {
+                max_queue_length: config.max_queue_length,
+                dead_max: config.dead_max,
+                dead_ttl_s: config.dead_ttl_s,
+            },
+            known_queues: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The key formatter (tests use it to inspect Redis directly).
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Answers when Redis answers `PING` within the deadline.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        self.redis
+            .call(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
+            .await
+    }
+
+    /// A dedicated connection for blocking waits, which must not hold a pooled one.
+    pub async fn blocking_connection(&self) -> Result<BlockingConnection, QueueError> {
+        self.redis.blocking_connection().await
+    }
+}

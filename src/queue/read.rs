@@ -1,0 +1,85 @@
+//! Reads: one task's record and per-queue counts.
+
+use redis::AsyncCommands;
+
+use super::{Queue, QueueError, fields};
+use crate::task::{QueueName, TaskId, TaskRecord};
+
+/// Counts of one queue's structures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Ready, waiting for a worker.
+    pub queued: u64,
+    /// Waiting for a delay or a retry backoff.
+    pub scheduled: u64,
+    /// Claimed under a lease.
+    pub running: u64,
+    /// In the dead-letter list.
+    pub failed: u64,
+    /// Whether claiming is paused.
+    pub paused: bool,
+}
+
+impl Queue {
+    /// The record of `id`; `None` when unknown or expired.
+    pub async fn get(&self, id: &TaskId) -> Result<Option<TaskRecord>, QueueError> {
+        let key = self.keys.task(id);
+        let values: Vec<Option<String>> = self
+            .redis
+            .call(|mut c| async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(&fields::ALL)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        fields::record_from_values(id, values)
+    }
+
+    /// Counts of `queue`.
+    pub async fn stats(&self, queue: &QueueName) -> Result<QueueStats, QueueError> {
+        let keys = [
+            self.keys.pending(queue),
+            self.keys.scheduled(queue),
+            self.keys.leased(queue),
+            self.keys.dead(queue),
+        ];
+        let paused = self.keys.paused(queue);
+        let (queued, scheduled, running, failed, paused): (u64, u64, u64, u64, bool) = self
+            .redis
+            .call(|mut c| async move {
+                redis::pipe()
+                    .zcard(&keys[0])
+                    .zcard(&keys[1])
+                    .zcard(&keys[2])
+                    .zcard(&keys[3])
+                    .exists(&paused)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(QueueStats {
+            queued,
+            scheduled,
+            running,
+            failed,
+            paused,
+        })
+    }
+
+    /// Every queue that has received a task, sorted.
+    pub async fn known_queues(&self) -> Result<Vec<QueueName>, QueueError> {
+        let key = self.keys.queues();
+        let names: Vec<String> = self
+            .redis
+            .call(|mut c| async move { c.smembers(key).await })
+            .await?;
+        let mut queues: Vec<QueueName> = names
+            .iter()
+            .filter_map(|n| QueueName::parse(n).ok())
+            .collect();
+        queues.sort();
+        Ok(queues)
+    }
+}

@@ -1,0 +1,48 @@
+//! The Lua scripts, one per transition, loaded once per process.
+//!
+//! Each file under `lua/` starts with a header naming its KEYS, ARGV and reply.
+//! `prelude.lua` is prepended to each so shared helpers are written once; the redis crate
+//! sends `EVALSHA` and falls back to loading the script when Redis does not know it yet
+//! (after a restart, for instance).
+
+use redis::Script;
+
+const PRELUDE: &str = include_str!("lua/prelude.lua");
+
+fn load(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}\n{body}"))
+}
+
+/// Every script ttp runs.
+#[derive(Debug)]
+pub struct Scripts {
+    /// New tasks into pending or scheduled.
+    pub enqueue: Script,
+    /// Pending tasks into the lease set.
+    pub claim: Script,
+    /// Claimed tasks marked running, attempt counted.
+    pub start: Script,
+    /// Outcomes applied: succeed, retry, fail, release, requeue.
+    pub settle: Script,
+    /// Due scheduled tasks into pending.
+    pub promote: Script,
+}
+
+impl Scripts {
+    /// Compiles the scripts (hashing only; Redis loads them on first use).
+    pub fn new() -> Self {
+        Self {
+            enqueue: load(include_str!("lua/enqueue.lua")),
+            claim: load(include_str!("lua/claim.lua")),
+            start: load(include_str!("lua/start.lua")),
+            settle: load(include_str!("lua/settle.lua")),
+            promote: load(include_str!("lua/promote.lua")),
+        }
+    }
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,108 @@
+//! Applying attempt outcomes (settle.lua): success, retry, failure, shutdown hand-back
+//! and requeue, fenced by the attempt number so a late answer never overwrites a newer
+//! attempt.
+
+use serde_json::Value;
+
+use super::{Queue, QueueError};
+use crate::task::{QueueName, State, TaskId, now_ms};
+
+/// What must still hold for an action to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    /// The state the task must be in.
+    pub state: State,
+    /// The attempt counter it must have.
+    pub attempt: u32,
+    /// Whether its lease must have expired (the reaper's condition).
+    pub lease_expired: bool,
+}
+
+impl Fence {
+    /// The fence of a worker that holds attempt `attempt`.
+    pub fn holder(attempt: u32) -> Self {
+        Self {
+            state: State::Running,
+            attempt,
+            lease_expired: false,
+        }
+    }
+}
+
+/// What to do with a task whose attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Store the result; the task expires after its result TTL.
+    Succeed(Value),
+    /// Schedule another attempt at `due_ms`, keeping the error.
+    Retry {
+        /// When the next attempt may start.
+        due_ms: i64,
+        /// Why this attempt failed.
+        error: String,
+    },
+    /// Fail for good: the dead-letter list.
+    Fail(String),
+    /// Shutdown hand-back: to the front of its priority, attempt not counted.
+    Release,
+    /// A claim whose start never ran: back to pending.
+    Requeue,
+}
+
+/// One action on one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    /// The task.
+    pub id: TaskId,
+    /// The condition that must still hold.
+    pub fence: Fence,
+    /// The action.
+    pub action: Action,
+}
+
+impl Queue {
+    /// Applies settlements of one queue in one call; per item, whether it applied
+    /// (false: the fence did not hold, e.g. the lease was lost).
+    pub async fn settle(
+        &self,
+        queue: &QueueName,
+        items: &[Settlement],
+    ) -> Result<Vec<bool>, QueueError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut call = self.scripts.settle.prepare_invoke();
+        call.key(self.keys.leased(queue))
+            .key(self.keys.pending(queue))
+            .key(self.keys.scheduled(queue))
+            .key(self.keys.dead(queue))
+            .key(self.keys.seq(queue))
+            .key(self.keys.wake(queue))
+            .key(self.keys.timer(queue))
+            .arg(now_ms())
+            .arg(self.limits.dead_ttl_s)
+            .arg(self.limits.dead_max);
+        for item in items {
+            let (name, text, due) = match &item.action {
+                Action::Succeed(result) => ("succeed", result.to_string(), 0),
+                Action::Retry { due_ms, error } => ("retry", error.clone(), *due_ms),
+                Action::Fail(error) => ("fail", error.clone(), 0),
+                Action::Release => ("release", String::new(), 0),
+                Action::Requeue => ("requeue", String::new(), 0),
+            };
+            call.key(self.keys.task(&item.id))
+                .arg(item.id.as_str())
+                .arg(name)
+                .arg(item.fence.state.as_str())
+                .arg(item.fence.attempt)
+                .arg(u8::from(item.fence.lease_expired))
+                .arg(text)
+                .arg(due);
+        }
+        let applied: Vec<i64> = self
+            .redis
+            .call(|mut c| async move { call.invoke_async(&mut c).await })
+            .await?;
+        Ok(applied.into_iter().map(|a| a == 1).collect())
+    }
+}

@@ -1,0 +1,276 @@
+//! A submission that passed every rule of SPEC §2: what the queue stores.
+//!
+//! `TaskRequest` is the wire shape (all optional, loosely typed so that a value out of
+//! range is a 422 naming its field rather than a serde error); `NewTask::from_request`
+//! applies the defaults and the rules.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{FieldError, Kind, Priority, QueueName};
+
+/// The longest a delay may be: one year.
+const MAX_DELAY_MS: i64 = 366 * 24 * 3600 * 1000;
+/// The longest per-attempt timeout: one day.
+const MAX_TIMEOUT_MS: i64 = 24 * 3600 * 1000;
+/// The longest result retention: one year.
+const MAX_RESULT_TTL_S: i64 = 366 * 24 * 3600;
+/// The longest idempotency key.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// The body of `POST /tasks` (and one item of a batch).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRequest {
+    /// A registered handler kind.
+    pub kind: String,
+    /// Any JSON; validated by the kind's handler.
+    #[serde(default)]
+    pub payload: Value,
+    /// Queue name; `default` when absent.
+    pub queue: Option<String>,
+    /// 0..=9, higher first; 5 when absent.
+    pub priority: Option<i64>,
+    /// Run no earlier than this many milliseconds from now.
+    pub delay_ms: Option<i64>,
+    /// Run no earlier than this RFC 3339 time.
+    pub run_at: Option<String>,
+    /// 1..=100 attempts in total.
+    pub max_attempts: Option<i64>,
+    /// Per-attempt timeout.
+    pub timeout_ms: Option<i64>,
+    /// How long the finished task stays readable.
+    pub result_ttl_s: Option<i64>,
+    /// Deduplicates submissions (also accepted as the `Idempotency-Key` header).
+    pub idempotency_key: Option<String>,
+}
+
+/// Values used when a request leaves a field out (from the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskDefaults {
+    /// `TTP_MAX_ATTEMPTS`.
+    pub max_attempts: u32,
+    /// `TTP_TASK_TIMEOUT_MS`.
+    pub timeout_ms: u64,
+    /// `TTP_RESULT_TTL_S`.
+    pub result_ttl_s: u64,
+}
+
+/// A validated task, ready to be enqueued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    /// Its queue.
+    pub queue: QueueName,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its payload.
+    pub payload: Value,
+    /// Its priority.
+    pub priority: Priority,
+    /// Not before this time (ms since the epoch); `None` means now.
+    pub run_at_ms: Option<i64>,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Per-attempt timeout.
+    pub timeout_ms: u64,
+    /// Retention after it finishes.
+    pub result_ttl_s: u64,
+    /// The idempotency key, if any.
+    pub idempotency_key: Option<String>,
+}
+
+fn in_range(
+    field: &str,
+    value: Option<i64>,
+    min: i64,
+    max: i64,
+    default: i64,
+) -> Result<i64, FieldError> {
+    let value = value.unwrap_or(default);
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("must be {min}..={max}, got {value}"),
+        ))
+    }
+}
+
+fn run_at_ms(request: &TaskRequest, now_ms: i64) -> Result<Option<i64>, FieldError> {
+    match (request.delay_ms, &request.run_at) {
+        (Some(_), Some(_)) => Err(FieldError::new(
+            "run_at",
+            "give delay_ms or run_at, not both",
+        )),
+        (Some(delay), None) => in_range("delay_ms", Some(delay), 0, MAX_DELAY_MS, 0)
+            .map(|delay| (delay > 0).then_some(now_ms + delay)),
+        (None, Some(text)) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| Some(t.timestamp_millis()).filter(|ms| *ms > now_ms))
+            .map_err(|e| FieldError::new("run_at", format!("not an RFC 3339 time: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+impl NewTask {
+    /// Applies defaults and checks every field rule except the kind's registration and
+    /// payload, which need the handler registry.
+    pub fn from_request(
+        request: TaskRequest,
+        defaults: TaskDefaults,
+        now_ms: i64,
+    ) -> Result<Self, FieldError> {
+        let kind = Kind::parse(&request.kind)?;
+        let queue = QueueName::parse(request.queue.as_deref().unwrap_or("default"))?;
+        let priority = Priority::new(
+            request
+                .priority
+                .unwrap_or(i64::from(Priority::DEFAULT.get())),
+        )?;
+        let run_at_ms = run_at_ms(&request, now_ms)?;
+        let max_attempts = in_range(
+            "max_attempts",
+            request.max_attempts,
+            1,
+            100,
+            i64::from(defaults.max_attempts),
+        )?;
+        let timeout_ms = in_range(
+            "timeout_ms",
+            request.timeout_ms,
+            1,
+            MAX_TIMEOUT_MS,
+            defaults.timeout_ms as i64,
+        )?;
+        let result_ttl_s = in_range(
+            "result_ttl_s",
+            request.result_ttl_s,
+            1,
+            MAX_RESULT_TTL_S,
+            defaults.result_ttl_s as i64,
+        )?;
+        if let Some(key) = &request.idempotency_key
+            && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN)
+        {
+            return Err(FieldError::new(
+                "idempotency_key",
+                "must be 1..=255 characters",
+            ));
+        }
+        Ok(Self {
+            queue,
+            kind,
+            payload: request.payload,
+            priority,
+            run_at_ms,
+            max_attempts: max_attempts as u32,
+            timeout_ms: timeout_ms as u64,
+            result_ttl_s: result_ttl_s as u64,
+            idempotency_key: request.idempotency_key,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const DEFAULTS: TaskDefaults = TaskDefaults {
+        max_attempts: 3,
+        timeout_ms: 30_000,
+        result_ttl_s: 86_400,
+    };
+
+    fn request(kind: &str) -> TaskRequest {
+        TaskRequest {
+            kind: kind.into(),
+            ..TaskRequest::default()
+        }
+    }
+
+    #[test]
+    fn defaults_fill_missing_fields() {
+        let task = NewTask::from_request(request("noop"), DEFAULTS, 0).unwrap();
+        assert_eq!(task.queue.as_str(), "default");
+        assert_eq!(task.priority, Priority::DEFAULT);
+        assert_eq!(
+            (task.max_attempts, task.timeout_ms, task.result_ttl_s),
+            (3, 30_000, 86_400)
+        );
+        assert_eq!(task.run_at_ms, None);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let cases: [(TaskRequest, &str); 6] = [
+            (
+                TaskRequest {
+                    priority: Some(10),
+                    ..request("noop")
+                },
+                "priority",
+            ),
+            (
+                TaskRequest {
+                    queue: Some("Bad Queue".into()),
+                    ..request("noop")
+                },
+                "queue",
+            ),
+            (
+                TaskRequest {
+                    max_attempts: Some(0),
+                    ..request("noop")
+                },
+                "max_attempts",
+            ),
+            (
+                TaskRequest {
+                    delay_ms: Some(1),
+                    run_at: Some("2030-01-01T00:00:00Z".into()),
+                    ..request("noop")
+                },
+                "run_at",
+            ),
+            (
+                TaskRequest {
+                    run_at: Some("tomorrow".into()),
+                    ..request("noop")
+                },
+                "run_at",
+            ),
+            (request("NOPE"), "kind"),
+        ];
+        for (req, field) in cases {
+            assert_eq!(
+                NewTask::from_request(req, DEFAULTS, 0).unwrap_err().field,
+                field
+            );
+        }
+    }
+
+    #[test]
+    fn delay_and_run_at_set_the_start_time() {
+        let delayed = NewTask::from_request(
+            TaskRequest {
+                delay_ms: Some(500),
+                ..request("noop")
+            },
+            DEFAULTS,
+            1000,
+        )
+        .unwrap();
+        assert_eq!(delayed.run_at_ms, Some(1500));
+        let at = NewTask::from_request(
+            TaskRequest {
+                run_at: Some("1970-01-01T00:00:02Z".into()),
+                ..request("noop")
+            },
+            DEFAULTS,
+            1000,
+        )
+        .unwrap();
+        assert_eq!(at.run_at_ms, Some(2000));
+    }
+}

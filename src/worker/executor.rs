@@ -1,0 +1,136 @@
+//! Runs one claimed task: the handler under the task's timeout, then the outcome to the
+//! completer. The per-attempt timeout drops the handler's future, so an async handler
+//! really stops; a hard stop at the end of the shutdown grace does the same and hands
+//! the lease back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::handlers::TaskContext;
+use super::pool::Shared;
+use crate::metrics::outcome;
+use crate::queue::{Action, ClaimedTask, Fence, Settlement};
+use crate::task::{TaskError, now_ms};
+
+/// How an attempt ended, before it is turned into a queue action.
+enum Ended {
+    Returned(Result<Value, TaskError>),
+    TimedOut(u64),
+    Interrupted,
+}
+
+/// Runs `task` and queues its outcome; holds `permit` (a concurrency slot) throughout.
+pub async fn execute(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaphorePermit) {
+    let queue_label = task.id.queue().to_string();
+    shared.metrics.workers_busy.inc();
+    shared.leases.hold(&task.id);
+    let waited_ms = (task.started_at_ms - task.ready_at_ms).max(0);
+    shared
+        .metrics
+        .queue_wait_seconds
+        .with_label_values(&[&queue_label])
+        .observe(waited_ms as f64 / 1000.0);
+
+    let started = Instant::now();
+    let ended = run_handler(&shared, &task).await;
+    shared
+        .metrics
+        .run_seconds
+        .with_label_values(&[&queue_label, &task.kind])
+        .observe(started.elapsed().as_secs_f64());
+
+    let timed_out = matches!(ended, Ended::TimedOut(_));
+    let action = decide(&shared, &task, ended);
+    record_outcome(&shared, &task, &action, timed_out);
+    let settlement = Settlement {
+        id: task.id,
+        fence: Fence::holder(task.attempt),
+        action,
+    };
+    if shared.outcomes.send(settlement).is_err() {
+        tracing::error!("completer stopped before an outcome was written; the lease will expire");
+    }
+    shared.metrics.workers_busy.dec();
+    drop(permit);
+}
+
+async fn run_handler(shared: &Shared, task: &ClaimedTask) -> Ended {
+    let Some(handler) = shared.registry.get(&task.kind) else {
+        return Ended::Returned(Err(TaskError::permanent(format!(
+            "no handler for kind {:?} in this worker process",
+            task.kind
+        ))));
+    };
+    let context = TaskContext {
+        id: task.id.clone(),
+        kind: task.kind.clone(),
+        payload: task.payload.clone(),
+        attempt: task.attempt,
+        max_attempts: task.max_attempts,
+    };
+    let limit = Duration::from_millis(task.timeout_ms);
+    tokio::select! {
+        result = tokio::time::timeout(limit, handler.run(&context)) => match result {
+            Ok(returned) => Ended::Returned(returned),
+            Err(_) => Ended::TimedOut(task.timeout_ms),
+        },
+        () = shared.hard_stop.cancelled() => Ended::Interrupted,
+    }
+}
+
+fn decide(shared: &Shared, task: &ClaimedTask, ended: Ended) -> Action {
+    let error = match ended {
+        Ended::Returned(Ok(value)) => return Action::Succeed(value),
+        Ended::Interrupted => return Action::Release,
+        Ended::TimedOut(ms) => {
+            TaskError::retryable(format!("attempt {} timed out after {ms} ms", task.attempt))
+        }
+        Ended::Returned(Err(error)) => error,
+    };
+    if error.is_retryable() && task.attempt < task.max_attempts {
+        let backoff = shared.settings.retry.backoff(task.attempt);
+        Action::Retry {
+            due_ms: now_ms() + backoff.as_millis() as i64,
+            error: error.to_string(),
+        }
+    } else {
+        Action::Fail(error.to_string())
+    }
+}
+
+/// Counts the attempt: `timed_out` for every attempt that hit its timeout, plus
+/// `succeeded`, `retried` or `failed` for what happens to the task next.
+fn record_outcome(shared: &Shared, task: &ClaimedTask, action: &Action, timed_out: bool) {
+    let queue = task.id.queue().as_str();
+    let count = |label: &str| {
+        shared
+            .metrics
+            .finished
+            .with_label_values(&[queue, &task.kind, label])
+            .inc()
+    };
+    if timed_out {
+        count(outcome::TIMED_OUT);
+    }
+    let terminal = match action {
+        Action::Succeed(_) => Some(outcome::SUCCEEDED),
+        Action::Fail(_) => Some(outcome::FAILED),
+        Action::Retry { .. } => {
+            count(outcome::RETRIED);
+            None
+        }
+        Action::Release | Action::Requeue => None,
+    };
+    if let Some(label) = terminal {
+        count(label);
+        let total_ms = (now_ms() - task.created_at_ms).max(0);
+        shared
+            .metrics
+            .end_to_end_seconds
+            .with_label_values(&[queue])
+            .observe(total_ms as f64 / 1000.0);
+    }
+}

@@ -1,0 +1,69 @@
+//! Task kinds: the `Handler` trait, the registry that maps a kind to its handler, and
+//! one file per built-in kind.
+//!
+//! A handler does two things: it validates a payload when the task is submitted (so a
+//! bad payload is a 422 for the client, not a dead letter an hour later), and it runs one
+//! attempt. Library users register their own kinds on the same registry.
+
+mod aggregate;
+mod anomalies;
+mod downsample;
+mod echo;
+mod fail;
+mod noop;
+mod registry;
+mod samples;
+mod sleep;
+
+pub use registry::HandlerRegistry;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use crate::task::{TaskError, TaskId};
+
+/// The future a handler returns for one attempt.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, TaskError>> + Send + 'a>>;
+
+/// What a handler sees of the task it runs.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    /// The task id.
+    pub id: TaskId,
+    /// The kind the task was submitted with.
+    pub kind: String,
+    /// The submitted payload (`null` when none was given).
+    pub payload: Value,
+    /// This attempt's number, starting at 1. Above 1 the task ran before (a retry, or a
+    /// crash or lost lease), so side effects should be idempotent.
+    pub attempt: u32,
+    /// Attempts allowed in total.
+    pub max_attempts: u32,
+}
+
+/// One task kind. Implement it to add your own kinds (see `examples/custom_handler.rs`).
+pub trait Handler: Send + Sync + 'static {
+    /// Checks a payload at submission; an error becomes a 422 naming the field.
+    /// The default accepts anything.
+    fn validate(&self, payload: &Value) -> Result<(), TaskError> {
+        let _ = payload;
+        Ok(())
+    }
+
+    /// Runs one attempt. The worker enforces the task's timeout by dropping the future,
+    /// so long-running handlers should await rather than block; CPU-heavy work belongs
+    /// in `tokio::task::spawn_blocking` so it does not stall the runtime.
+    fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a>;
+}
+
+/// Runs a CPU-bound closure on the blocking pool and maps a panic to a permanent error.
+pub(crate) async fn run_blocking<F>(work: F) -> Result<Value, TaskError>
+where
+    F: FnOnce() -> Result<Value, TaskError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|join| Err(TaskError::permanent(format!("handler panicked: {join}"))))
+}

@@ -1,0 +1,110 @@
+//! Moves due scheduled tasks (delays and retry backoffs) into their queues on time.
+//!
+//! The promoter sleeps exactly until the earliest due time it knows of. A listener
+//! blocks on the queues' timer lists, which every script that schedules a task signals,
+//! and wakes the promoter so that a newly scheduled earlier task is not missed. A pass at
+//! least every few seconds covers what other processes scheduled while this one slept.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::fetcher::Backoff;
+use super::pool::Shared;
+use crate::queue::BlockingConnection;
+use crate::task::{QueueName, now_ms};
+
+const LONGEST_SLEEP: Duration = Duration::from_secs(5);
+
+/// Promotes until `stop`.
+pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
+    let names: Vec<QueueName> = shared
+        .settings
+        .queues
+        .iter()
+        .map(|q| q.name.clone())
+        .collect();
+    let signal = Arc::new(Notify::new());
+    shared.loops.spawn(listen(
+        shared.clone(),
+        names.clone(),
+        signal.clone(),
+        stop.clone(),
+    ));
+    let mut backoff = Backoff::default();
+    loop {
+        let mut next_due: Option<i64> = None;
+        let mut failed = None;
+        for name in &names {
+            match shared.queue.promote_due(name).await {
+                Ok(p) => next_due = min_some(next_due, p.next_due_ms),
+                Err(e) => failed = Some(e),
+            }
+        }
+        if let Some(e) = failed {
+            if !backoff.wait(&stop, &e).await {
+                return;
+            }
+            continue;
+        }
+        backoff.reset();
+        let sleep =
+            next_due.map_or(LONGEST_SLEEP, |due| {
+                Duration::from_millis(
+                    (due - now_ms()).clamp(0, LONGEST_SLEEP.as_millis() as i64) as u64
+                )
+            });
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            () = signal.notified() => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Blocks on the timer lists and wakes the promoter when something was scheduled.
+async fn listen(
+    shared: Arc<Shared>,
+    names: Vec<QueueName>,
+    signal: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    let mut conn: Option<BlockingConnection> = None;
+    let mut backoff = Backoff::default();
+    loop {
+        let current = match &mut conn {
+            Some(c) => c,
+            None => match shared.queue.blocking_connection().await {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    if !backoff.wait(&stop, &e).await {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        tokio::select! {
+            woke = shared.queue.wait_for_schedule(current, &names, LONGEST_SLEEP) => match woke {
+                Ok(true) => signal.notify_one(),
+                Ok(false) => {}
+                Err(e) => {
+                    conn = None;
+                    if !backoff.wait(&stop, &e).await {
+                        return;
+                    }
+                }
+            },
+            () = stop.cancelled() => return,
+        }
+    }
+}
