@@ -34,6 +34,24 @@ pub struct App {
     metrics: Metrics,
 }
 
+/// Warns at start-up about a Redis that is down or may evict task data.
+async fn check_redis(queue: &Queue) {
+    if let Err(e) = queue.probe_writable().await {
+        tracing::warn!(error = %e, "Redis does not answer yet; /readyz stays 503 and workers wait until it does");
+        return;
+    }
+    match queue.eviction_policy().await.as_deref() {
+        Some("noeviction") => {}
+        Some(policy) => tracing::warn!(
+            policy,
+            "Redis maxmemory-policy is not noeviction: under memory pressure Redis may evict queued tasks; set maxmemory-policy noeviction"
+        ),
+        None => tracing::info!(
+            "cannot read Redis maxmemory-policy (CONFIG GET refused); make sure it is noeviction"
+        ),
+    }
+}
+
 impl App {
     /// Builds every part; fails with a clear message (bad address, port in use, …).
     pub async fn build(
@@ -89,9 +107,7 @@ impl App {
             registry,
             metrics,
         } = self;
-        if let Err(e) = queue.ping().await {
-            tracing::warn!(error = %e, redis = %config.redis_url, "Redis does not answer yet; /readyz stays 503 and workers wait until it does");
-        }
+        check_redis(&queue).await;
         let workers = if roles.workers {
             let settings = WorkerSettings::from_config(&config)?;
             tracing::info!(concurrency = settings.concurrency, queues = %config.queues, "workers started");

@@ -344,6 +344,13 @@ mod tests {
     }
 
     #[test]
+    fn example_file_lists_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ttp.example.toml");
+        let from_file: Config = Figment::from(Toml::file_exact(path)).extract().unwrap();
+        assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
     fn queue_weights_parse() {
         let config = Config {
             queues: "critical=6, default=3,low".into(),

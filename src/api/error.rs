@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 404: unknown route, or unknown or expired task.
     #[error("{0}")]
     NotFound(String),
+    /// 409: an idempotency key reused with a different request, or a state conflict.
+    #[error("{0}")]
+    Conflict(String),
     /// 405: the route exists but not with this method.
     #[error("method not allowed on this route")]
     MethodNotAllowed,
@@ -66,6 +69,7 @@ impl ApiError {
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-field"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue-full"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -91,6 +95,7 @@ impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         match error {
             QueueError::Full { .. } => Self::QueueFull(error.to_string()),
+            QueueError::IdempotencyConflict { .. } => Self::Conflict(error.to_string()),
             QueueError::OutOfMemory => Self::Unavailable(error.to_string()),
             QueueError::Unavailable(_) | QueueError::Timeout(_) => {
                 tracing::warn!(error = %error, "Redis call failed");

@@ -19,7 +19,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     if state.shutdown.is_cancelled() {
         return Err(ApiError::Unavailable("shutting down".into()));
     }
-    state.queue.ping().await?;
+    state.queue.probe_writable().await?;
     Ok(Json(json!({"status": "ready"})))
 }
 

@@ -2,13 +2,15 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiJson, AppState, TaskView};
-use crate::task::{FieldError, NewTask, TaskError, TaskId, TaskRequest, now_ms};
+use crate::queue::Enqueued;
+use crate::task::{FieldError, NewTask, TaskError, TaskId, TaskRecord, TaskRequest, now_ms};
 
-/// Submits one task: 202 with its view and `Location: /tasks/{id}`.
+/// Submits one task: 202 with its view and `Location: /tasks/{id}`; 200 with
+/// `Idempotent-Replayed: true` for a repeated idempotent submission.
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -17,19 +19,17 @@ pub async fn submit(
     let request = with_header_key(request, &headers)?;
     let task = validate(&state, request)?;
     let (queue, kind) = (task.queue.to_string(), task.kind.as_str().to_owned());
-    let record = state.queue.enqueue(task).await?;
-    state
-        .metrics
-        .submitted
-        .with_label_values(&[&queue, &kind])
-        .inc();
-    let location = format!("/tasks/{}", record.id);
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(TaskView::from(record)),
-    )
-        .into_response())
+    match state.queue.enqueue(task).await? {
+        Enqueued::Created(record) => {
+            state
+                .metrics
+                .submitted
+                .with_label_values(&[&queue, &kind])
+                .inc();
+            Ok(accepted(record))
+        }
+        Enqueued::Replayed(id) => replay(&state, &id).await,
+    }
 }
 
 /// The task view; 404 when the id is unknown or the task expired.
@@ -45,6 +45,30 @@ pub async fn fetch(
     let task_id = TaskId::parse(&id).ok_or_else(not_found)?;
     let record = state.queue.get(&task_id).await?.ok_or_else(not_found)?;
     Ok(Json(TaskView::from(record)))
+}
+
+/// 202 with the view and `Location`.
+pub fn accepted(record: TaskRecord) -> Response {
+    let location = format!("/tasks/{}", record.id);
+    let view = Json(TaskView::from(record));
+    (StatusCode::ACCEPTED, [(header::LOCATION, location)], view).into_response()
+}
+
+/// 200 with the original task's current view and `Idempotent-Replayed: true`.
+pub async fn replay(state: &AppState, id: &TaskId) -> Result<Response, ApiError> {
+    let record = state.queue.get(id).await?.ok_or_else(|| {
+        ApiError::Conflict(format!(
+            "the idempotency key belongs to task {id}, which has expired; use a new key"
+        ))
+    })?;
+    let headers = [
+        (header::LOCATION, format!("/tasks/{id}")),
+        (
+            HeaderName::from_static("idempotent-replayed"),
+            "true".to_owned(),
+        ),
+    ];
+    Ok((StatusCode::OK, headers, Json(TaskView::from(record))).into_response())
 }
 
 /// Takes the `Idempotency-Key` header into the request; it must agree with the field.

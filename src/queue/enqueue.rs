@@ -1,14 +1,24 @@
 //! Submission: new tasks into a queue's pending or scheduled set, one script call per
-//! queue however many tasks the call carries.
+//! queue however many tasks the call carries. Idempotency keys are checked and set in
+//! the same script, so two concurrent submissions with one key create one task.
 
 use redis::AsyncCommands;
 
 use super::{Queue, QueueError};
 use crate::task::{NewTask, QueueName, State, TaskId, TaskRecord, now_ms};
 
+/// A submission the queue accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enqueued {
+    /// A new task was stored.
+    Created(TaskRecord),
+    /// The idempotency key and request match an earlier submission: that task's id.
+    Replayed(TaskId),
+}
+
 impl Queue {
-    /// Stores one task. `Err(QueueError::Full)` when its queue is at its limit.
-    pub async fn enqueue(&self, task: NewTask) -> Result<TaskRecord, QueueError> {
+    /// Stores one task (see [`Queue::enqueue_in_queue`] for the errors).
+    pub async fn enqueue(&self, task: NewTask) -> Result<Enqueued, QueueError> {
         let queue = task.queue.clone();
         let mut results = self.enqueue_in_queue(&queue, vec![task]).await?;
         results
@@ -16,12 +26,14 @@ impl Queue {
             .unwrap_or_else(|| Err(QueueError::Corrupt("enqueue returned no result".into())))
     }
 
-    /// Stores tasks of one queue in one script call; one result per task, in order.
+    /// Stores tasks of one queue in one script call; one result per task, in order:
+    /// `Full` when the queue is at its limit, `IdempotencyConflict` when a key was used
+    /// with a different request.
     pub async fn enqueue_in_queue(
         &self,
         queue: &QueueName,
         tasks: Vec<NewTask>,
-    ) -> Result<Vec<Result<TaskRecord, QueueError>>, QueueError> {
+    ) -> Result<Vec<Result<Enqueued, QueueError>>, QueueError> {
         self.remember_queue(queue).await;
         let now = now_ms();
         let ids: Vec<TaskId> = tasks.iter().map(|_| TaskId::generate(queue)).collect();
@@ -35,7 +47,13 @@ impl Queue {
             .arg(self.limits.max_queue_length)
             .arg(tasks.len());
         for (id, task) in ids.iter().zip(&tasks) {
-            call.key(self.keys.task(id))
+            let hash = self.keys.task(id);
+            let idem = match &task.idempotency_key {
+                Some(key) => self.keys.idempotency(queue, key),
+                None => hash.clone(),
+            };
+            call.key(hash)
+                .key(idem)
                 .arg(id.as_str())
                 .arg(task.priority.get())
                 .arg(task.run_at_ms.unwrap_or(0))
@@ -43,13 +61,15 @@ impl Queue {
                 .arg(task.payload.to_string())
                 .arg(task.max_attempts)
                 .arg(task.timeout_ms)
-                .arg(task.result_ttl_s);
+                .arg(task.result_ttl_s)
+                .arg(u8::from(task.idempotency_key.is_some()))
+                .arg(&task.fingerprint);
         }
-        let codes: Vec<i64> = self
+        let replies: Vec<(i64, String)> = self
             .redis
             .call(|mut c| async move { call.invoke_async(&mut c).await })
             .await?;
-        if codes.len() != tasks.len() {
+        if replies.len() != tasks.len() {
             return Err(QueueError::Corrupt(
                 "enqueue answered for the wrong number of tasks".into(),
             ));
@@ -58,14 +78,22 @@ impl Queue {
         Ok(ids
             .into_iter()
             .zip(tasks)
-            .zip(codes)
-            .map(|((id, task), code)| match code {
-                1 => Ok(record(id, task, State::Queued, now)),
-                2 => Ok(record(id, task, State::Scheduled, now)),
-                _ => Err(QueueError::Full {
-                    queue: queue.clone(),
-                    limit,
-                }),
+            .zip(replies)
+            .map(|((id, task), (code, other))| {
+                let other = || {
+                    TaskId::parse(&other)
+                        .ok_or_else(|| QueueError::Corrupt(format!("bad id {other:?}")))
+                };
+                match code {
+                    1 => Ok(Enqueued::Created(record(id, task, State::Queued, now))),
+                    2 => Ok(Enqueued::Created(record(id, task, State::Scheduled, now))),
+                    3 => Ok(Enqueued::Replayed(other()?)),
+                    4 => Err(QueueError::IdempotencyConflict { existing: other()? }),
+                    _ => Err(QueueError::Full {
+                        queue: queue.clone(),
+                        limit,
+                    }),
+                }
             })
             .collect())
     }

@@ -69,6 +69,16 @@ impl Keys {
         self.queue_key(queue, "paused")
     }
 
+    /// Idempotency key of a submission: `<task id>\n<request fingerprint>`.
+    pub fn idempotency(&self, queue: &QueueName, key: &str) -> String {
+        self.queue_key(queue, &format!("idem:{key}"))
+    }
+
+    /// Key written by the readiness probe.
+    pub fn probe(&self) -> String {
+        format!("{}:probe", self.prefix)
+    }
+
     /// Set of every queue name that has received a task.
     pub fn queues(&self) -> String {
         format!("{}:queues", self.prefix)

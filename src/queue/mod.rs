@@ -16,7 +16,9 @@
 //! | `P:{q}:seq` | string | FIFO sequence counter | enqueue, promote, settle | — | none |
 //! | `P:{q}:wake` | list | ≤ 1 token: ready work exists | enqueue, claim, promote, settle | idle workers (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:timer` | list | ≤ 1 token: something was scheduled | enqueue, settle (retry) | promoters (BLPOP) | none (≤ 1 element) |
+//! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
 //! | `P:{q}:paused` | string | present while paused | pause/resume | claim | none |
+//! | `P:probe` | string | readiness write probe | /readyz | — | 10 s |
 //! | `P:queues` | set | every queue name ever used | enqueue (once per process and queue) | stats | none |
 
 mod claim;
@@ -32,6 +34,7 @@ mod wakeup;
 
 pub use claim::ClaimedTask;
 pub use connection::BlockingConnection;
+pub use enqueue::Enqueued;
 pub use keys::Keys;
 pub use maintenance::{Promoted, Reaped};
 pub use read::QueueStats;
@@ -41,7 +44,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use crate::config::Config;
-use crate::task::QueueName;
+use crate::task::{QueueName, TaskId};
 
 use connection::Redis;
 use scripts::Scripts;
@@ -65,6 +68,12 @@ pub enum QueueError {
         queue: QueueName,
         /// Its configured limit.
         limit: u64,
+    },
+    /// The idempotency key was used with a different request.
+    #[error("idempotency key already used by task {existing} with a different request")]
+    IdempotencyConflict {
+        /// The task the key belongs to.
+        existing: TaskId,
     },
     /// Redis holds data ttp did not write (or another version wrote).
     #[error("unexpected data in Redis: {0}")]
@@ -121,11 +130,38 @@ impl Queue {
         &self.keys
     }
 
-    /// Answers when Redis answers `PING` within the deadline.
-    pub async fn ping(&self) -> Result<(), QueueError> {
+    /// Answers when Redis accepts a write within the deadline: a `PING` would pass on a
+    /// Redis at `maxmemory` that refuses every submission, so readiness writes a
+    /// short-lived probe key instead.
+    pub async fn probe_writable(&self) -> Result<(), QueueError> {
+        let key = self.keys.probe();
         self.redis
-            .call(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
+            .call(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(10_000)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
             .await
+    }
+
+    /// Redis' `maxmemory-policy`, when `CONFIG GET` is allowed (managed services may
+    /// refuse it).
+    pub async fn eviction_policy(&self) -> Option<String> {
+        let reply: Result<Vec<String>, QueueError> = self
+            .redis
+            .call(|mut c| async move {
+                redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("maxmemory-policy")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await;
+        reply.ok().and_then(|pair| pair.into_iter().nth(1))
     }
 
     /// A dedicated connection for blocking waits, which must not hold a pooled one.

@@ -77,6 +77,10 @@ pub struct NewTask {
     pub result_ttl_s: u64,
     /// The idempotency key, if any.
     pub idempotency_key: Option<String>,
+    /// Canonical text of everything the request asked for except the idempotency key:
+    /// a resubmission with the same key must have the same fingerprint (payload keys are
+    /// sorted by serde_json, so key order does not matter).
+    pub fingerprint: String,
 }
 
 fn in_range(
@@ -157,6 +161,18 @@ impl NewTask {
                 "must be 1..=255 characters",
             ));
         }
+        let start = match (&request.delay_ms, &request.run_at) {
+            (Some(delay), _) => format!("delay:{delay}"),
+            (None, Some(at)) => format!("at:{at}"),
+            (None, None) => String::new(),
+        };
+        let fingerprint = format!(
+            "{}\n{}\n{}\n{start}\n{max_attempts}\n{timeout_ms}\n{result_ttl_s}\n{}",
+            kind.as_str(),
+            queue,
+            priority.get(),
+            request.payload
+        );
         Ok(Self {
             queue,
             kind,
@@ -167,6 +183,7 @@ impl NewTask {
             timeout_ms: timeout_ms as u64,
             result_ttl_s: result_ttl_s as u64,
             idempotency_key: request.idempotency_key,
+            fingerprint,
         })
     }
 }

@@ -1,31 +1,46 @@
--- enqueue.lua: store new tasks and make them ready (pending) or scheduled.
+-- enqueue.lua: store new tasks and make them ready (pending) or scheduled, honouring
+-- idempotency keys and the queue's length limit.
 -- KEYS[1] pending zset, KEYS[2] scheduled zset, KEYS[3] seq counter,
--- KEYS[4] wake list, KEYS[5] timer list, KEYS[5+i] hash of task i
--- ARGV[1] now_ms, ARGV[2] max queue length, ARGV[3] n tasks, then 8 values per task:
---   id, prio, run_at_ms (0 = now), kind, payload json, max_attempts, timeout_ms, result_ttl_s
--- returns: one code per task: 1 queued, 2 scheduled, 0 rejected because the queue is full
+-- KEYS[4] wake list, KEYS[5] timer list, then two keys per task i:
+--   KEYS[4+2i] hash of task i, KEYS[5+2i] its idempotency key (the hash key again if none)
+-- ARGV[1] now_ms, ARGV[2] max queue length, ARGV[3] n tasks, then 10 values per task:
+--   id, prio, run_at_ms (0 = now), kind, payload json, max_attempts, timeout_ms,
+--   result_ttl_s, has idempotency key (1/0), request fingerprint material
+-- returns: per task {code, id}: 1 queued, 2 scheduled, 0 rejected (queue full),
+--   3 replay of the task `id` (same key, same request), 4 conflict with task `id`
+--   (same key, different request)
 local now, max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local len = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
 local out, ready, later = {}, false, false
 for i = 1, n do
-  local b = 3 + (i - 1) * 8
-  if len >= max_len then
-    out[i] = 0
+  local b = 3 + (i - 1) * 10
+  local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 8]
+  local hash, idem = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
+  local fingerprint, known = nil, nil
+  if ARGV[b + 9] == '1' then
+    fingerprint = redis.sha1hex(ARGV[b + 10])
+    known = redis.call('GET', idem)
+  end
+  if known then
+    local sep = string.find(known, '\n', 1, true)
+    local code = (string.sub(known, sep + 1) == fingerprint) and 3 or 4
+    out[i] = {code, string.sub(known, 1, sep - 1)}
+  elseif len >= max_len then
+    out[i] = {0, id}
   else
     len = len + 1
-    local id, prio, run_at = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3])
-    local hash = KEYS[5 + i]
+    if fingerprint then redis.call('SET', idem, id .. '\n' .. fingerprint, 'EX', ttl) end
     redis.call('HSET', hash, 'kind', ARGV[b + 4], 'payload', ARGV[b + 5], 'prio', prio,
-      'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ARGV[b + 8], 'created', now)
+      'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ttl, 'created', now)
     if run_at > now then
       redis.call('HSET', hash, 'state', 'scheduled', 'run_at', run_at)
       redis.call('ZADD', KEYS[2], run_at, id)
-      later, out[i] = true, 2
+      later, out[i] = true, {2, id}
     else
       redis.call('HSET', hash, 'state', 'queued')
       redis.call('ZADD', KEYS[1], pending_score(prio, seq + i), id)
-      ready, out[i] = true, 1
+      ready, out[i] = true, {1, id}
     end
   end
 end
