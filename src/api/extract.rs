@@ -50,6 +50,7 @@ fn reject(rejection: JsonRejection) -> ApiError {
 
 fn strip_prefix(text: &str) -> &str {
     text.split_once("target type: ")
+        .or_else(|| text.split_once("query string: "))
         .or_else(|| text.split_once("JSON: "))
         .map_or(text, |(_, rest)| rest)
 }
@@ -82,5 +83,37 @@ mod tests {
         assert_eq!(split_path(typed).0.as_deref(), Some("priority"));
         let missing = "Failed to deserialize the JSON body into the target type: missing field `kind` at line 1 column 2";
         assert_eq!(split_path(missing).0.as_deref(), Some("kind"));
+    }
+}
+
+/// `Query<T>` with problem-details rejections (400 naming the parameter).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let message = text
+                    .split_once("string: ")
+                    .map_or(text.as_str(), |(_, m)| m);
+                let field = message.split('`').nth(1).map(str::to_owned);
+                Err(ApiError::BadRequest {
+                    detail: format!("invalid query: {message}"),
+                    field,
+                })
+            }
+        }
     }
 }

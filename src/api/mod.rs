@@ -3,11 +3,13 @@
 mod error;
 mod extract;
 mod health;
+mod queues;
+mod task_actions;
 mod tasks;
 mod view;
 
 pub use error::ApiError;
-pub use extract::ApiJson;
+pub use extract::{ApiJson, ApiQuery};
 pub use view::TaskView;
 
 use std::sync::Arc;
@@ -71,7 +73,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .route("/tasks", post(tasks::submit))
-        .route("/tasks/{id}", get(tasks::fetch))
+        .route(
+            "/tasks/{id}",
+            get(tasks::fetch).delete(task_actions::cancel),
+        )
+        .route("/tasks/{id}/retry", post(task_actions::retry))
+        .route("/queues", get(queues::list))
+        .route("/queues/{name}/dead", get(queues::dead))
+        .route("/queues/{name}/pause", post(queues::pause))
+        .route("/queues/{name}/resume", post(queues::resume))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

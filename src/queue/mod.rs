@@ -21,6 +21,7 @@
 //! | `P:probe` | string | readiness write probe | /readyz | — | 10 s |
 //! | `P:queues` | set | every queue name ever used | enqueue (once per process and queue) | stats | none |
 
+mod admin;
 mod claim;
 mod connection;
 mod enqueue;
@@ -32,6 +33,7 @@ mod scripts;
 mod settle;
 mod wakeup;
 
+pub use admin::{DeadPage, Transition, parse_cursor};
 pub use claim::ClaimedTask;
 pub use connection::BlockingConnection;
 pub use enqueue::Enqueued;

@@ -26,6 +26,10 @@ pub struct Scripts {
     pub settle: Script,
     /// Due scheduled tasks into pending.
     pub promote: Script,
+    /// A queued or scheduled task cancelled.
+    pub cancel: Script,
+    /// A failed or cancelled task re-enqueued.
+    pub revive: Script,
 }
 
 impl Scripts {
@@ -37,6 +41,8 @@ impl Scripts {
             start: load(include_str!("lua/start.lua")),
             settle: load(include_str!("lua/settle.lua")),
             promote: load(include_str!("lua/promote.lua")),
+            cancel: load(include_str!("lua/cancel.lua")),
+            revive: load(include_str!("lua/revive.lua")),
         }
     }
 }

@@ -1,0 +1,15 @@
+-- revive.lua: re-enqueue a failed or cancelled task with fresh attempts (dead-letter
+-- replay). The task keeps its id, payload and priority; its hash stops expiring.
+-- KEYS[1] dead zset, KEYS[2] pending zset, KEYS[3] seq, KEYS[4] wake list, KEYS[5] task hash
+-- ARGV[1] task id
+-- returns: 1 re-enqueued, 0 not failed/cancelled (see its state), -1 no such task
+local f = redis.call('HMGET', KEYS[5], 'state', 'prio')
+if not f[1] then return -1 end
+if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('PERSIST', KEYS[5])
+redis.call('HSET', KEYS[5], 'state', 'queued', 'att', 0)
+redis.call('HDEL', KEYS[5], 'started', 'finished', 'result', 'run_at')
+redis.call('ZADD', KEYS[2], pending_score(f[2], redis.call('INCR', KEYS[3])), ARGV[1])
+wake(KEYS[4])
+return 1
