@@ -5,9 +5,6 @@ export TTP_DEV_REDIS_PORT := $(REDIS_PORT)
 
 .PHONY: run test lint redis-start redis-stop clean
 
-# Further targets (bench, chaos, api-fuzz, deploy-check) live in mk/*.mk.
--include mk/*.mk
-
 ## run: start a project-local Redis (AOF, port $(REDIS_PORT), data in .data/) and `ttp serve` (release)
 run:
 	@scripts/redis.sh start
@@ -36,3 +33,6 @@ redis-stop:
 clean:
 	cargo clean
 	rm -rf .data
+
+# Further targets (bench, chaos, api-fuzz, deploy-check) live in mk/*.mk.
+-include mk/*.mk
