@@ -106,10 +106,11 @@ impl From<QueueError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and problem details body (also used per item in batch responses).
+    pub fn problem(&self) -> (StatusCode, serde_json::Value) {
         let (status, slug) = self.status_and_slug();
-        let detail = match &self {
+        let detail = match self {
             Self::Internal(cause) => {
                 tracing::error!(cause = %cause, "internal error");
                 "internal error; see the server log".to_owned()
@@ -123,8 +124,14 @@ impl IntoResponse for ApiError {
             detail,
             field: self.field(),
         };
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (status, body).into_response();
+        (status, serde_json::to_value(problem).unwrap_or_default())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, problem) = self.problem();
+        let mut response = (status, problem.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -1,5 +1,6 @@
 //! The HTTP API: router, layers and shared state. One file per resource.
 
+mod batch;
 mod error;
 mod extract;
 mod health;
@@ -73,6 +74,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let metrics = state.metrics.clone();
     Router::new()
         .route("/tasks", post(tasks::submit))
+        .route("/tasks/batch", post(batch::submit_batch))
         .route(
             "/tasks/{id}",
             get(tasks::fetch).delete(task_actions::cancel),

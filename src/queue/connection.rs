@@ -1,15 +1,23 @@
-//! Redis connections: the pool for ordinary calls, each under a deadline, and dedicated
-//! connections for blocking waits.
+//! Redis connections: a few shared, multiplexed, self-reconnecting connections for
+//! ordinary calls, each call under a deadline, and dedicated connections for blocking
+//! waits.
 //!
-//! Every call goes through [`Redis::call`], which bounds the whole call (pool wait,
-//! connect, command) by `TTP_REDIS_TIMEOUT_MS` and counts failures in
-//! `ttp_redis_errors_total`, so no request can hang on a dead or stalled Redis.
+//! Why not a checkout pool (deadpool-redis, which SPEC §1 names): a checkout pool gives
+//! each request a connection of its own and PINGs it on every checkout, so every call
+//! costs two round trips and concurrent requests never share a write. A multiplexed
+//! connection (redis-rs' `ConnectionManager`) pipelines the commands of all the tasks
+//! that use it, reconnects by itself after a Redis restart, and needs no checkout.
+//! `TTP_REDIS_POOL_SIZE` is the number of such connections, used round-robin.
+//!
+//! Every call goes through [`Redis::call`], which bounds it by `TTP_REDIS_TIMEOUT_MS` and
+//! counts failures in `ttp_redis_errors_total`, so no request can hang on a dead or
+//! stalled Redis.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use deadpool_redis::{Connection, Pool, PoolConfig, Runtime, Timeouts};
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, RedisResult};
 
 use super::QueueError;
@@ -19,9 +27,10 @@ use crate::config::Config;
 /// bounds the wait).
 pub type BlockingConnection = MultiplexedConnection;
 
-/// The pool plus what is needed to open dedicated connections.
+/// The shared connections plus what is needed to open dedicated ones.
 pub(super) struct Redis {
-    pool: Pool,
+    shared: Vec<ConnectionManager>,
+    next: AtomicUsize,
     client: redis::Client,
     deadline: Duration,
     errors: prometheus::IntCounter,
@@ -30,52 +39,48 @@ pub(super) struct Redis {
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redis")
+            .field("connections", &self.shared.len())
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
 impl Redis {
+    /// Prepares the connections; they connect on first use, so ttp starts while Redis
+    /// is still down.
     pub(super) fn new(config: &Config, errors: prometheus::IntCounter) -> Result<Self, QueueError> {
         let deadline = Duration::from_millis(config.redis_timeout_ms);
-        let mut pool_config = deadpool_redis::Config::from_url(config.redis_url.clone());
-        pool_config.pool = Some(PoolConfig {
-            max_size: config.redis_pool_size,
-            timeouts: Timeouts {
-                wait: Some(deadline),
-                create: Some(deadline),
-                recycle: Some(deadline),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = pool_config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| QueueError::Unavailable(format!("cannot build the Redis pool: {e}")))?;
         let client = redis::Client::open(config.redis_url.as_str())?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(deadline))
+            .set_response_timeout(Some(deadline))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(deadline / 2);
+        let shared = (0..config.redis_pool_size)
+            .map(|_| {
+                ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
+            })
+            .collect::<RedisResult<Vec<_>>>()?;
         Ok(Self {
-            pool,
+            shared,
+            next: AtomicUsize::new(0),
             client,
             deadline,
             errors,
         })
     }
 
-    /// Runs `op` on a pooled connection within the deadline.
+    /// Runs `op` on one of the shared connections within the deadline.
     pub(super) async fn call<T, F, Fut>(&self, op: F) -> Result<T, QueueError>
     where
-        F: FnOnce(Connection) -> Fut,
+        F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let work = async {
-            let conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| QueueError::Unavailable(e.to_string()))?;
-            op(conn).await.map_err(QueueError::from)
-        };
-        let result = match tokio::time::timeout(self.deadline, work).await {
-            Ok(result) => result,
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len();
+        let conn = self.shared[index].clone();
+        let result = match tokio::time::timeout(self.deadline, op(conn)).await {
+            Ok(result) => result.map_err(QueueError::from),
             Err(_) => Err(QueueError::Timeout(self.deadline.as_millis() as u64)),
         };
         if result.is_err() {

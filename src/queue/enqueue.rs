@@ -63,7 +63,8 @@ impl Queue {
                 .arg(task.timeout_ms)
                 .arg(task.result_ttl_s)
                 .arg(u8::from(task.idempotency_key.is_some()))
-                .arg(&task.fingerprint);
+                .arg(&task.fingerprint)
+                .arg(task.created_at_ms);
         }
         let replies: Vec<(i64, String)> = self
             .redis
@@ -85,8 +86,8 @@ impl Queue {
                         .ok_or_else(|| QueueError::Corrupt(format!("bad id {other:?}")))
                 };
                 match code {
-                    1 => Ok(Enqueued::Created(record(id, task, State::Queued, now))),
-                    2 => Ok(Enqueued::Created(record(id, task, State::Scheduled, now))),
+                    1 => Ok(Enqueued::Created(record(id, task, State::Queued))),
+                    2 => Ok(Enqueued::Created(record(id, task, State::Scheduled))),
                     3 => Ok(Enqueued::Replayed(other()?)),
                     4 => Err(QueueError::IdempotencyConflict { existing: other()? }),
                     _ => Err(QueueError::Full {
@@ -122,7 +123,7 @@ impl Queue {
     }
 }
 
-fn record(id: TaskId, task: NewTask, state: State, now: i64) -> TaskRecord {
+fn record(id: TaskId, task: NewTask, state: State) -> TaskRecord {
     TaskRecord {
         id,
         kind: task.kind.as_str().to_owned(),
@@ -132,7 +133,7 @@ fn record(id: TaskId, task: NewTask, state: State, now: i64) -> TaskRecord {
         max_attempts: task.max_attempts,
         timeout_ms: task.timeout_ms,
         result_ttl_s: task.result_ttl_s,
-        created_at_ms: now,
+        created_at_ms: task.created_at_ms,
         run_at_ms: task.run_at_ms.filter(|_| state == State::Scheduled),
         started_at_ms: None,
         finished_at_ms: None,

@@ -77,6 +77,8 @@ pub struct NewTask {
     pub result_ttl_s: u64,
     /// The idempotency key, if any.
     pub idempotency_key: Option<String>,
+    /// Submission time (ms since the epoch); delays count from it.
+    pub created_at_ms: i64,
     /// Canonical text of everything the request asked for except the idempotency key:
     /// a resubmission with the same key must have the same fingerprint (payload keys are
     /// sorted by serde_json, so key order does not matter).
@@ -183,6 +185,7 @@ impl NewTask {
             timeout_ms: timeout_ms as u64,
             result_ttl_s: result_ttl_s as u64,
             idempotency_key: request.idempotency_key,
+            created_at_ms: now_ms,
             fingerprint,
         })
     }

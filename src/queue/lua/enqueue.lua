@@ -3,9 +3,9 @@
 -- KEYS[1] pending zset, KEYS[2] scheduled zset, KEYS[3] seq counter,
 -- KEYS[4] wake list, KEYS[5] timer list, then two keys per task i:
 --   KEYS[4+2i] hash of task i, KEYS[5+2i] its idempotency key (the hash key again if none)
--- ARGV[1] now_ms, ARGV[2] max queue length, ARGV[3] n tasks, then 10 values per task:
+-- ARGV[1] now_ms, ARGV[2] max queue length, ARGV[3] n tasks, then 11 values per task:
 --   id, prio, run_at_ms (0 = now), kind, payload json, max_attempts, timeout_ms,
---   result_ttl_s, has idempotency key (1/0), request fingerprint material
+--   result_ttl_s, has idempotency key (1/0), request fingerprint material, created_ms
 -- returns: per task {code, id}: 1 queued, 2 scheduled, 0 rejected (queue full),
 --   3 replay of the task `id` (same key, same request), 4 conflict with task `id`
 --   (same key, different request)
@@ -14,7 +14,7 @@ local len = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
 local out, ready, later = {}, false, false
 for i = 1, n do
-  local b = 3 + (i - 1) * 10
+  local b = 3 + (i - 1) * 11
   local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 8]
   local hash, idem = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
   local fingerprint, known = nil, nil
@@ -32,7 +32,7 @@ for i = 1, n do
     len = len + 1
     if fingerprint then redis.call('SET', idem, id .. '\n' .. fingerprint, 'EX', ttl) end
     redis.call('HSET', hash, 'kind', ARGV[b + 4], 'payload', ARGV[b + 5], 'prio', prio,
-      'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ttl, 'created', now)
+      'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ttl, 'created', ARGV[b + 11])
     if run_at > now then
       redis.call('HSET', hash, 'state', 'scheduled', 'run_at', run_at)
       redis.call('ZADD', KEYS[2], run_at, id)

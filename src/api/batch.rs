@@ -1,0 +1,163 @@
+//! `POST /tasks/batch`: up to 1,000 tasks in one request. Each item is validated on its
+//! own (an invalid item gets its own problem, the others are accepted) and the valid
+//! items of one queue are stored in one script call.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{ApiError, ApiJson, AppState, tasks};
+use crate::queue::{Enqueued, QueueError};
+use crate::task::{FieldError, NewTask, QueueName, State as TaskState, TaskRequest};
+
+/// Most items in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// `POST /tasks/batch` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The tasks, each shaped like a `POST /tasks` body.
+    pub tasks: Vec<Value>,
+}
+
+/// The outcome of one item.
+#[derive(Debug, Serialize)]
+pub struct ItemResult {
+    /// 202 accepted, 200 idempotent replay, or the item's error status.
+    pub status: u16,
+    /// The task id (accepted and replayed items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The task state (accepted and replayed items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<TaskState>,
+    /// Problem details (rejected items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Value>,
+}
+
+/// `POST /tasks/batch` response: one result per item, in order.
+#[derive(Debug, Serialize)]
+pub struct BatchResponse {
+    /// Items stored as new tasks.
+    pub accepted: usize,
+    /// Items that were replays or errors.
+    pub rejected: usize,
+    /// Per item, in request order.
+    pub results: Vec<ItemResult>,
+}
+
+impl ItemResult {
+    fn error(error: ApiError) -> Self {
+        let (status, problem) = error.problem();
+        Self {
+            status: status.as_u16(),
+            id: None,
+            state: None,
+            problem: Some(problem),
+        }
+    }
+}
+
+/// Submits many tasks; per-item results in request order.
+pub async fn submit_batch(
+    State(state): State<AppState>,
+    ApiJson(batch): ApiJson<BatchRequest>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    if batch.tasks.is_empty() || batch.tasks.len() > MAX_BATCH {
+        let message = format!("must hold 1..={MAX_BATCH} tasks, got {}", batch.tasks.len());
+        return Err(FieldError::new("tasks", message).into());
+    }
+    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.tasks.len());
+    let mut by_queue: BTreeMap<QueueName, Vec<(usize, NewTask)>> = BTreeMap::new();
+    for (index, item) in batch.tasks.into_iter().enumerate() {
+        match parse_item(&state, index, item) {
+            Ok(task) => {
+                by_queue
+                    .entry(task.queue.clone())
+                    .or_default()
+                    .push((index, task));
+                results.push(None);
+            }
+            Err(e) => results.push(Some(ItemResult::error(e))),
+        }
+    }
+    for (queue, items) in by_queue {
+        store(&state, &queue, items, &mut results).await?;
+    }
+    let results: Vec<ItemResult> = results.into_iter().flatten().collect();
+    let accepted = results.iter().filter(|r| r.status == 202).count();
+    let rejected = results.len() - accepted;
+    Ok(Json(BatchResponse {
+        accepted,
+        rejected,
+        results,
+    }))
+}
+
+fn parse_item(state: &AppState, index: usize, item: Value) -> Result<NewTask, ApiError> {
+    let request: TaskRequest = serde_path_to_error::deserialize(item).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            format!("tasks[{index}]")
+        } else {
+            format!("tasks[{index}].{path}")
+        };
+        ApiError::BadRequest {
+            detail: format!("{field}: {}", e.inner()),
+            field: Some(field),
+        }
+    })?;
+    tasks::validate(state, request).map_err(|e| match e {
+        ApiError::Invalid(f) => {
+            FieldError::new(format!("tasks[{index}].{}", f.field), f.message).into()
+        }
+        other => other,
+    })
+}
+
+async fn store(
+    state: &AppState,
+    queue: &QueueName,
+    items: Vec<(usize, NewTask)>,
+    results: &mut [Option<ItemResult>],
+) -> Result<(), ApiError> {
+    let (indexes, tasks): (Vec<usize>, Vec<NewTask>) = items.into_iter().unzip();
+    let kinds: Vec<String> = tasks.iter().map(|t| t.kind.as_str().to_owned()).collect();
+    let outcomes = state.queue.enqueue_in_queue(queue, tasks).await?;
+    for ((index, kind), outcome) in indexes.into_iter().zip(kinds).zip(outcomes) {
+        results[index] = Some(match outcome {
+            Ok(Enqueued::Created(record)) => {
+                state
+                    .metrics
+                    .submitted
+                    .with_label_values(&[queue.as_str(), &kind])
+                    .inc();
+                ItemResult {
+                    status: 202,
+                    id: Some(record.id.to_string()),
+                    state: Some(record.state),
+                    problem: None,
+                }
+            }
+            Ok(Enqueued::Replayed(id)) => {
+                let current = state.queue.get(&id).await?.map(|r| r.state);
+                ItemResult {
+                    status: 200,
+                    id: Some(id.to_string()),
+                    state: current,
+                    problem: None,
+                }
+            }
+            Err(e @ (QueueError::Full { .. } | QueueError::IdempotencyConflict { .. })) => {
+                ItemResult::error(e.into())
+            }
+            Err(e) => return Err(e.into()),
+        });
+    }
+    Ok(())
+}
