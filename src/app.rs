@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -71,14 +72,7 @@ impl App {
         } else {
             None
         };
-        Ok(Self {
-            config,
-            roles,
-            listener,
-            queue,
-            registry,
-            metrics,
-        })
+        Ok(Self { config, roles, listener, queue, registry, metrics })
     }
 
     /// The bound HTTP address, when the API role is on.
@@ -99,24 +93,12 @@ impl App {
     /// Runs until `shutdown` is cancelled, then stops in order: the API stops accepting
     /// and finishes in-flight requests while the workers finish or hand back their tasks.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self {
-            config,
-            roles,
-            listener,
-            queue,
-            registry,
-            metrics,
-        } = self;
+        let Self { config, roles, listener, queue, registry, metrics } = self;
         check_redis(&queue).await;
         let workers = if roles.workers {
             let settings = WorkerSettings::from_config(&config)?;
             tracing::info!(concurrency = settings.concurrency, queues = %config.queues, "workers started");
-            Some(WorkerPool::start(
-                queue.clone(),
-                registry.clone(),
-                metrics.clone(),
-                settings,
-            ))
+            Some(WorkerPool::start(queue.clone(), registry.clone(), metrics.clone(), settings))
         } else {
             None
         };
@@ -133,7 +115,9 @@ impl App {
                     .map(|w| w.name)
                     .collect(),
                 shutdown: shutdown.clone(),
+                waiters: Waiters::default(),
             };
+            tokio::spawn(waiters::watch(queue.clone(), state.waiters.clone(), shutdown.clone()));
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }
@@ -151,10 +135,7 @@ impl App {
             workers.shutdown().await;
         }
         if let Some(server) = server {
-            server
-                .await
-                .context("HTTP server task failed")?
-                .context("HTTP server failed")?;
+            server.await.context("HTTP server task failed")?.context("HTTP server failed")?;
         }
         tracing::info!("stopped");
         Ok(())

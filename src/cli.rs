@@ -38,6 +38,8 @@ pub enum Command {
         #[command(flatten)]
         settings: Overrides,
     },
+    /// Load-test a running ttp (the tool behind `make bench`).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// One optional flag per setting; only the flags given override lower layers.

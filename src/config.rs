@@ -180,41 +180,16 @@ impl Config {
             ("TTP_REDIS_TIMEOUT_MS", self.redis_timeout_ms, 10, 60_000),
             ("TTP_CONCURRENCY", self.concurrency as u64, 1, 10_000),
             ("TTP_LEASE_MS", self.lease_ms, 100, 24 * 3_600_000),
-            (
-                "TTP_TASK_TIMEOUT_MS",
-                self.task_timeout_ms,
-                1,
-                24 * 3_600_000,
-            ),
+            ("TTP_TASK_TIMEOUT_MS", self.task_timeout_ms, 1, 24 * 3_600_000),
             ("TTP_MAX_ATTEMPTS", u64::from(self.max_attempts), 1, 100),
-            (
-                "TTP_BACKOFF_BASE_MS",
-                self.backoff_base_ms,
-                0,
-                24 * 3_600_000,
-            ),
-            (
-                "TTP_BACKOFF_MAX_MS",
-                self.backoff_max_ms,
-                0,
-                7 * 24 * 3_600_000,
-            ),
+            ("TTP_BACKOFF_BASE_MS", self.backoff_base_ms, 0, 24 * 3_600_000),
+            ("TTP_BACKOFF_MAX_MS", self.backoff_max_ms, 0, 7 * 24 * 3_600_000),
             ("TTP_RESULT_TTL_S", self.result_ttl_s, 1, 366 * 86_400),
             ("TTP_MAX_QUEUE_LENGTH", self.max_queue_length, 1, 1 << 40),
             ("TTP_DEAD_MAX", self.dead_max, 1, 1 << 32),
             ("TTP_DEAD_TTL_S", self.dead_ttl_s, 1, 366 * 86_400),
-            (
-                "TTP_MAX_BODY_BYTES",
-                self.max_body_bytes as u64,
-                1024,
-                1 << 30,
-            ),
-            (
-                "TTP_SHUTDOWN_GRACE_MS",
-                self.shutdown_grace_ms,
-                0,
-                3_600_000,
-            ),
+            ("TTP_MAX_BODY_BYTES", self.max_body_bytes as u64, 1024, 1 << 30),
+            ("TTP_SHUTDOWN_GRACE_MS", self.shutdown_grace_ms, 0, 3_600_000),
         ];
         for (setting, value, min, max) in ranges {
             if !(min..=max).contains(&value) {
@@ -241,24 +216,12 @@ impl Config {
 
     /// The served queues with their weights, parsed from `queues`.
     pub fn queue_weights(&self) -> Result<Vec<QueueWeight>, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            setting: "TTP_QUEUES",
-            message,
-        };
+        let invalid = |message: String| ConfigError::Invalid { setting: "TTP_QUEUES", message };
         let mut weights: Vec<QueueWeight> = Vec::new();
-        for item in self
-            .queues
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        for item in self.queues.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (name, weight) = item.split_once('=').unwrap_or((item, "1"));
             let name = QueueName::parse(name.trim()).map_err(|e| invalid(e.message))?;
-            let weight = weight
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|w| (1..=1000).contains(w));
+            let weight = weight.trim().parse::<u32>().ok().filter(|w| (1..=1000).contains(w));
             let weight =
                 weight.ok_or_else(|| invalid(format!("weight of {name} must be 1..=1000")))?;
             if weights.iter().any(|w| w.name == name) {
@@ -267,9 +230,7 @@ impl Config {
             weights.push(QueueWeight { name, weight });
         }
         if weights.is_empty() {
-            return Err(invalid(
-                "must name at least one queue, e.g. default=1".into(),
-            ));
+            return Err(invalid("must name at least one queue, e.g. default=1".into()));
         }
         Ok(weights)
     }
@@ -293,10 +254,7 @@ impl Config {
 
     /// Retry backoff.
     pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            base_ms: self.backoff_base_ms,
-            max_ms: self.backoff_max_ms,
-        }
+        RetryPolicy { base_ms: self.backoff_base_ms, max_ms: self.backoff_max_ms }
     }
 
     /// The lease as a duration.
@@ -318,11 +276,7 @@ fn one_line(error: &figment::Error) -> String {
                     None => format!(" (from {name})"),
                 }
             });
-            let key = if key.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", env_name(&key))
-            };
+            let key = if key.is_empty() { String::new() } else { format!("{}: ", env_name(&key)) };
             format!("{key}{}{}", e.kind, source.unwrap_or_default())
         })
         .collect::<Vec<_>>()
@@ -352,46 +306,23 @@ mod tests {
 
     #[test]
     fn queue_weights_parse() {
-        let config = Config {
-            queues: "critical=6, default=3,low".into(),
-            ..Config::default()
-        };
+        let config = Config { queues: "critical=6, default=3,low".into(), ..Config::default() };
         let weights: Vec<(String, u32)> = config
             .queue_weights()
             .unwrap()
             .into_iter()
             .map(|w| (w.name.to_string(), w.weight))
             .collect();
-        assert_eq!(
-            weights,
-            [
-                ("critical".into(), 6),
-                ("default".into(), 3),
-                ("low".into(), 1)
-            ]
-        );
+        assert_eq!(weights, [("critical".into(), 6), ("default".into(), 3), ("low".into(), 1)]);
     }
 
     #[test]
     fn invalid_values_name_their_setting() {
         let cases = [
-            Config {
-                concurrency: 0,
-                ..Config::default()
-            },
-            Config {
-                queues: "Bad".into(),
-                ..Config::default()
-            },
-            Config {
-                backoff_base_ms: 10,
-                backoff_max_ms: 5,
-                ..Config::default()
-            },
-            Config {
-                listen: "nowhere".into(),
-                ..Config::default()
-            },
+            Config { concurrency: 0, ..Config::default() },
+            Config { queues: "Bad".into(), ..Config::default() },
+            Config { backoff_base_ms: 10, backoff_max_ms: 5, ..Config::default() },
+            Config { listen: "nowhere".into(), ..Config::default() },
         ];
         let settings: Vec<String> = cases
             .iter()
@@ -402,12 +333,7 @@ mod tests {
             .collect();
         assert_eq!(
             settings,
-            [
-                "TTP_CONCURRENCY",
-                "TTP_QUEUES",
-                "TTP_BACKOFF_BASE_MS",
-                "TTP_LISTEN"
-            ]
+            ["TTP_CONCURRENCY", "TTP_QUEUES", "TTP_BACKOFF_BASE_MS", "TTP_LISTEN"]
         );
     }
 }

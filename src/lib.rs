@@ -26,6 +26,7 @@
 //! - [`queue`]: Redis key layout, Lua scripts, every transition.
 //! - [`worker`]: fetcher, executor, completer, leases, reaper, promoter, handlers.
 //! - [`metrics`]: Prometheus registry and HTTP middleware.
+//! - [`bench`]: the load generator behind `ttp bench` and `make bench`.
 //! - `testkit` (feature `testkit`): real redis-server and app helpers for tests.
 
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod metrics;

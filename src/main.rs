@@ -23,23 +23,11 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let (roles, overrides) = match cli.command {
-        Command::Serve {
-            no_workers,
-            settings,
-        } => (
-            Roles {
-                api: true,
-                workers: !no_workers,
-            },
-            settings,
-        ),
-        Command::Worker { settings } => (
-            Roles {
-                api: false,
-                workers: true,
-            },
-            settings,
-        ),
+        Command::Serve { no_workers, settings } => {
+            (Roles { api: true, workers: !no_workers }, settings)
+        }
+        Command::Worker { settings } => (Roles { api: false, workers: true }, settings),
+        Command::Bench(args) => return ttp::bench::run(args).await,
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
     ttp::telemetry::init(&config);

@@ -58,17 +58,11 @@ pub mod outcome {
 
 /// 100 µs · 2^(k/3) up to 60 s and beyond.
 pub fn latency_buckets() -> Vec<f64> {
-    (0..60)
-        .map(|k| 1e-4 * 2f64.powf(f64::from(k) / 3.0))
-        .take_while(|b| *b < 80.0)
-        .collect()
+    (0..60).map(|k| 1e-4 * 2f64.powf(f64::from(k) / 3.0)).take_while(|b| *b < 80.0).collect()
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<HistogramVec> {
-    HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(latency_buckets()),
-        labels,
-    )
+    HistogramVec::new(HistogramOpts::new(name, help).buckets(latency_buckets()), labels)
 }
 
 impl Metrics {
@@ -77,10 +71,7 @@ impl Metrics {
         let registry = Registry::new();
         let metrics = Self {
             submitted: IntCounterVec::new(
-                Opts::new(
-                    "ttp_tasks_submitted_total",
-                    "Tasks accepted by POST /tasks.",
-                ),
+                Opts::new("ttp_tasks_submitted_total", "Tasks accepted by POST /tasks."),
                 &["queue", "kind"],
             )?,
             finished: IntCounterVec::new(
@@ -106,10 +97,7 @@ impl Metrics {
                 &["queue"],
             )?,
             queue_depth: IntGaugeVec::new(
-                Opts::new(
-                    "ttp_queue_depth",
-                    "Tasks per queue and state, sampled at scrape time.",
-                ),
+                Opts::new("ttp_queue_depth", "Tasks per queue and state, sampled at scrape time."),
                 &["queue", "state"],
             )?,
             workers_busy: IntGauge::new("ttp_workers_busy", "Tasks this process is running now.")?,
@@ -144,9 +132,7 @@ impl Metrics {
         r.register(Box::new(self.http_requests.clone()))?;
         r.register(Box::new(self.http_duration_seconds.clone()))?;
         r.register(Box::new(self.redis_errors.clone()))?;
-        r.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        ))?;
+        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         Ok(())
     }
 
@@ -160,10 +146,26 @@ impl Metrics {
     }
 }
 
+/// The method as a label; non-standard methods share one label so that clients cannot
+/// create series at will.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Axum middleware: counts and times every request by its route template.
 pub async fn track_http(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -171,10 +173,7 @@ pub async fn track_http(State(metrics): State<Metrics>, request: Request, next: 
         .to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics
-        .http_requests
-        .with_label_values(&[&method, &route, &status])
-        .inc();
+    metrics.http_requests.with_label_values(&[&method, &route, &status]).inc();
     metrics
         .http_duration_seconds
         .with_label_values(&[&method, &route])

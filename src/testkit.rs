@@ -26,11 +26,7 @@ static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
 
 /// A free TCP port on 127.0.0.1 (bound then released; callers retry on collision).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A `redis-server` child process with its own data directory; killed on drop.
@@ -69,20 +65,8 @@ impl RedisServer {
 
     fn launch(&mut self) -> bool {
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args([
-                "--dir",
-                self.dir.to_str().unwrap(),
-                "--logfile",
-                "redis.log",
-            ])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--dir", self.dir.to_str().unwrap(), "--logfile", "redis.log"])
             .args(["--protected-mode", "no"])
             .args(&self.extra)
             .stdout(Stdio::null())
@@ -92,11 +76,7 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 let _ = status;
                 self.child = None;
                 return false;
@@ -128,10 +108,7 @@ impl RedisServer {
 
     /// A synchronous connection for inspecting keys.
     pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap()
+        redis::Client::open(self.url()).unwrap().get_connection().unwrap()
     }
 
     /// Kills the server (SIGKILL); data not persisted is lost.
@@ -164,11 +141,7 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!(
-                "--- redis-server log (port {}) ---\n{}",
-                self.port,
-                self.log()
-            );
+            eprintln!("--- redis-server log (port {}) ---\n{}", self.port, self.log());
         }
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -205,10 +178,7 @@ impl TestApp {
     pub async fn spawn(redis: &RedisServer) -> Self {
         Self::spawn_with(
             test_config(&redis.url()),
-            Roles {
-                api: true,
-                workers: true,
-            },
+            Roles { api: true, workers: true },
             HandlerRegistry::with_builtins(),
         )
         .await
@@ -217,20 +187,12 @@ impl TestApp {
     /// Any configuration, roles and handlers.
     pub async fn spawn_with(config: Config, roles: Roles, registry: HandlerRegistry) -> Self {
         crate::telemetry::init(&config);
-        let app = App::build(config, Roles { api: true, ..roles }, registry)
-            .await
-            .unwrap();
+        let app = App::build(config, Roles { api: true, ..roles }, registry).await.unwrap();
         let addr = app.local_addr().unwrap();
         let queue = app.queue();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self {
-            addr,
-            http: reqwest::Client::new(),
-            queue,
-            shutdown,
-            handle,
-        }
+        Self { addr, http: reqwest::Client::new(), queue, shutdown, handle }
     }
 
     /// `http://<addr><path>`.
@@ -240,12 +202,7 @@ impl TestApp {
 
     /// `POST /tasks` with a JSON body.
     pub async fn submit(&self, body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.url("/tasks"))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url("/tasks")).json(body).send().await.unwrap()
     }
 
     /// Submits and returns the new task's id (asserting 202).
@@ -258,14 +215,7 @@ impl TestApp {
 
     /// `GET /tasks/{id}` as JSON.
     pub async fn get(&self, id: &str) -> Value {
-        self.http
-            .get(self.url(&format!("/tasks/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.http.get(self.url(&format!("/tasks/{id}"))).send().await.unwrap().json().await.unwrap()
     }
 
     /// Polls the task until `state` or the deadline; returns the last view.
@@ -274,10 +224,7 @@ impl TestApp {
         loop {
             let view = self.get(id).await;
             if view["state"] == state || Instant::now() > deadline {
-                assert_eq!(
-                    view["state"], state,
-                    "task {id} did not reach {state}: {view}"
-                );
+                assert_eq!(view["state"], state, "task {id} did not reach {state}: {view}");
                 return view;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -286,14 +233,7 @@ impl TestApp {
 
     /// `GET /metrics` text.
     pub async fn metrics_text(&self) -> String {
-        self.http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.http.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap()
     }
 
     /// Triggers shutdown and waits for the app to stop.
@@ -316,10 +256,7 @@ impl TtpProcess {
         let serves = args.first() == Some(&"serve");
         let port = serves.then(free_port);
         let mut command = Command::new(binary);
-        command
-            .args(args)
-            .env("TTP_LOG", "warn")
-            .stdout(Stdio::null());
+        command.args(args).env("TTP_LOG", "warn").stdout(Stdio::null());
         for (name, value) in env {
             command.env(name, value);
         }
@@ -374,10 +311,7 @@ impl Drop for TtpProcess {
 pub fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {within:?}"
-        );
+        assert!(Instant::now() < deadline, "condition not met within {within:?}");
         std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{ApiError, ApiJson, AppState, tasks};
 use crate::queue::{Enqueued, QueueError};
-use crate::task::{FieldError, NewTask, QueueName, State as TaskState, TaskRequest};
+use crate::task::{FieldError, NewTask, QueueName, State as TaskState};
 
 /// Most items in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -54,12 +54,7 @@ pub struct BatchResponse {
 impl ItemResult {
     fn error(error: ApiError) -> Self {
         let (status, problem) = error.problem();
-        Self {
-            status: status.as_u16(),
-            id: None,
-            state: None,
-            problem: Some(problem),
-        }
+        Self { status: status.as_u16(), id: None, state: None, problem: Some(problem) }
     }
 }
 
@@ -77,10 +72,7 @@ pub async fn submit_batch(
     for (index, item) in batch.tasks.into_iter().enumerate() {
         match parse_item(&state, index, item) {
             Ok(task) => {
-                by_queue
-                    .entry(task.queue.clone())
-                    .or_default()
-                    .push((index, task));
+                by_queue.entry(task.queue.clone()).or_default().push((index, task));
                 results.push(None);
             }
             Err(e) => results.push(Some(ItemResult::error(e))),
@@ -92,26 +84,11 @@ pub async fn submit_batch(
     let results: Vec<ItemResult> = results.into_iter().flatten().collect();
     let accepted = results.iter().filter(|r| r.status == 202).count();
     let rejected = results.len() - accepted;
-    Ok(Json(BatchResponse {
-        accepted,
-        rejected,
-        results,
-    }))
+    Ok(Json(BatchResponse { accepted, rejected, results }))
 }
 
 fn parse_item(state: &AppState, index: usize, item: Value) -> Result<NewTask, ApiError> {
-    let request: TaskRequest = serde_path_to_error::deserialize(item).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            format!("tasks[{index}]")
-        } else {
-            format!("tasks[{index}].{path}")
-        };
-        ApiError::BadRequest {
-            detail: format!("{field}: {}", e.inner()),
-            field: Some(field),
-        }
-    })?;
+    let request = tasks::parse_request(item, &format!("tasks[{index}]."))?;
     tasks::validate(state, request).map_err(|e| match e {
         ApiError::Invalid(f) => {
             FieldError::new(format!("tasks[{index}].{}", f.field), f.message).into()
@@ -132,11 +109,7 @@ async fn store(
     for ((index, kind), outcome) in indexes.into_iter().zip(kinds).zip(outcomes) {
         results[index] = Some(match outcome {
             Ok(Enqueued::Created(record)) => {
-                state
-                    .metrics
-                    .submitted
-                    .with_label_values(&[queue.as_str(), &kind])
-                    .inc();
+                state.metrics.submitted.with_label_values(&[queue.as_str(), &kind]).inc();
                 ItemResult {
                     status: 202,
                     id: Some(record.id.to_string()),
@@ -146,12 +119,7 @@ async fn store(
             }
             Ok(Enqueued::Replayed(id)) => {
                 let current = state.queue.get(&id).await?.map(|r| r.state);
-                ItemResult {
-                    status: 200,
-                    id: Some(id.to_string()),
-                    state: current,
-                    problem: None,
-                }
+                ItemResult { status: 200, id: Some(id.to_string()), state: current, problem: None }
             }
             Err(e @ (QueueError::Full { .. } | QueueError::IdempotencyConflict { .. })) => {
                 ItemResult::error(e.into())

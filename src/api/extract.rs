@@ -41,10 +41,7 @@ fn reject(rejection: JsonRejection) -> ApiError {
             field: None,
         },
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-        other => ApiError::BadRequest {
-            detail: other.body_text(),
-            field: None,
-        },
+        other => ApiError::BadRequest { detail: other.body_text(), field: None },
     }
 }
 
@@ -105,14 +102,9 @@ where
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(rejection) => {
                 let text = rejection.body_text();
-                let message = text
-                    .split_once("string: ")
-                    .map_or(text.as_str(), |(_, m)| m);
+                let message = text.split_once("string: ").map_or(text.as_str(), |(_, m)| m);
                 let field = message.split('`').nth(1).map(str::to_owned);
-                Err(ApiError::BadRequest {
-                    detail: format!("invalid query: {message}"),
-                    field,
-                })
+                Err(ApiError::BadRequest { detail: format!("invalid query: {message}"), field })
             }
         }
     }

@@ -26,13 +26,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
 /// Prometheus text exposition; queue depths are sampled now.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     sample_queue_depths(&state).await;
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
 async fn sample_queue_depths(state: &AppState) {
@@ -47,11 +41,7 @@ async fn sample_queue_depths(state: &AppState) {
             return; // Redis is down: keep the last values rather than invent zeros
         };
         let depth = |s: &str, v: u64| {
-            state
-                .metrics
-                .queue_depth
-                .with_label_values(&[queue.as_str(), s])
-                .set(v as i64);
+            state.metrics.queue_depth.with_label_values(&[queue.as_str(), s]).set(v as i64);
         };
         depth("queued", stats.queued);
         depth("scheduled", stats.scheduled);

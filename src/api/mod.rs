@@ -8,6 +8,7 @@ mod queues;
 mod task_actions;
 mod tasks;
 mod view;
+pub mod waiters;
 
 pub use error::ApiError;
 pub use extract::{ApiJson, ApiQuery};
@@ -45,6 +46,8 @@ pub struct AppState {
     pub served_queues: Vec<QueueName>,
     /// Cancelled when the process starts shutting down (`/readyz` turns 503).
     pub shutdown: CancellationToken,
+    /// Long-poll waiters of this process.
+    pub waiters: waiters::Waiters,
 }
 
 impl axum::extract::FromRef<AppState> for Metrics {
@@ -61,11 +64,7 @@ struct UlidRequestId;
 
 impl MakeRequestId for UlidRequestId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        ulid::Ulid::new()
-            .to_string()
-            .parse()
-            .ok()
-            .map(RequestId::new)
+        ulid::Ulid::new().to_string().parse().ok().map(RequestId::new)
     }
 }
 
@@ -75,10 +74,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/tasks", post(tasks::submit))
         .route("/tasks/batch", post(batch::submit_batch))
-        .route(
-            "/tasks/{id}",
-            get(tasks::fetch).delete(task_actions::cancel),
-        )
+        .route("/tasks/{id}", get(tasks::fetch).delete(task_actions::cancel))
         .route("/tasks/{id}/retry", post(task_actions::retry))
         .route("/queues", get(queues::list))
         .route("/queues/{name}/dead", get(queues::dead))

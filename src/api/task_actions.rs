@@ -15,17 +15,11 @@ fn parse(id: &str) -> Result<TaskId, ApiError> {
 }
 
 fn missing(id: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "no task {id:?} (unknown, or expired after its result TTL)"
-    ))
+    ApiError::NotFound(format!("no task {id:?} (unknown, or expired after its result TTL)"))
 }
 
 async fn current(state: &AppState, id: &TaskId) -> Result<TaskRecord, ApiError> {
-    state
-        .queue
-        .get(id)
-        .await?
-        .ok_or_else(|| missing(id.as_str()))
+    state.queue.get(id).await?.ok_or_else(|| missing(id.as_str()))
 }
 
 /// Cancels a `queued` or `scheduled` task: 200 with the cancelled view; 409 when it is
@@ -38,11 +32,7 @@ pub async fn cancel(
     match state.queue.cancel(&id).await? {
         Transition::Done => {
             let record = current(&state, &id).await?;
-            let labels = [
-                id.queue().as_str(),
-                record.kind.as_str(),
-                outcome::CANCELLED,
-            ];
+            let labels = [id.queue().as_str(), record.kind.as_str(), outcome::CANCELLED];
             state.metrics.finished.with_label_values(&labels).inc();
             Ok(Json(TaskView::from(record)))
         }

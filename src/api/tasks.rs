@@ -5,7 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, ApiJson, AppState, TaskView};
+use serde_json::{Map, Value};
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView};
 use crate::queue::Enqueued;
 use crate::task::{FieldError, NewTask, TaskError, TaskId, TaskRecord, TaskRequest, now_ms};
 
@@ -14,37 +20,70 @@ use crate::task::{FieldError, NewTask, TaskError, TaskId, TaskRecord, TaskReques
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<TaskRequest>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
+    let request = parse_request(Value::Object(body), "")?;
     let request = with_header_key(request, &headers)?;
     let task = validate(&state, request)?;
     let (queue, kind) = (task.queue.to_string(), task.kind.as_str().to_owned());
     match state.queue.enqueue(task).await? {
         Enqueued::Created(record) => {
-            state
-                .metrics
-                .submitted
-                .with_label_values(&[&queue, &kind])
-                .inc();
+            state.metrics.submitted.with_label_values(&[&queue, &kind]).inc();
             Ok(accepted(record))
         }
         Enqueued::Replayed(id) => replay(&state, &id).await,
     }
 }
 
-/// The task view; 404 when the id is unknown or the task expired.
+/// Query of `GET /tasks/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchQuery {
+    /// Long-poll: wait up to this many ms (≤ 30,000) for the task to finish.
+    pub wait_ms: Option<u64>,
+}
+
+/// Longest long-poll.
+const MAX_WAIT_MS: u64 = 30_000;
+
+/// The task view; 404 when the id is unknown or the task expired. With `wait_ms`, it
+/// answers as soon as the task is terminal, or with its current view when time is up.
 pub async fn fetch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<FetchQuery>,
 ) -> Result<Json<TaskView>, ApiError> {
-    let not_found = || {
-        ApiError::NotFound(format!(
-            "no task {id:?} (unknown, or expired after its result TTL)"
-        ))
-    };
+    let wait_ms = query.wait_ms.unwrap_or(0);
+    if wait_ms > MAX_WAIT_MS {
+        return Err(FieldError::new(
+            "wait_ms",
+            format!("must be 0..={MAX_WAIT_MS}, got {wait_ms}"),
+        )
+        .into());
+    }
+    let not_found =
+        || ApiError::NotFound(format!("no task {id:?} (unknown, or expired after its result TTL)"));
     let task_id = TaskId::parse(&id).ok_or_else(not_found)?;
-    let record = state.queue.get(&task_id).await?.ok_or_else(not_found)?;
-    Ok(Json(TaskView::from(record)))
+    if wait_ms == 0 {
+        let record = state.queue.get(&task_id).await?.ok_or_else(not_found)?;
+        return Ok(Json(TaskView::from(record)));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+    let waiting = state.waiters.register(task_id.as_str());
+    loop {
+        let notified = waiting.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let record = state.queue.get(&task_id).await?.ok_or_else(not_found)?;
+        if record.state.is_terminal() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(TaskView::from(record)));
+        }
+        tokio::select! {
+            () = notified => {}
+            () = tokio::time::sleep_until(deadline) => {}
+            () = state.shutdown.cancelled() => return Ok(Json(TaskView::from(record))),
+        }
+    }
 }
 
 /// 202 with the view and `Location`.
@@ -63,12 +102,39 @@ pub async fn replay(state: &AppState, id: &TaskId) -> Result<Response, ApiError>
     })?;
     let headers = [
         (header::LOCATION, format!("/tasks/{id}")),
-        (
-            HeaderName::from_static("idempotent-replayed"),
-            "true".to_owned(),
-        ),
+        (HeaderName::from_static("idempotent-replayed"), "true".to_owned()),
     ];
     Ok((StatusCode::OK, headers, Json(TaskView::from(record))).into_response())
+}
+
+/// Reads a task request from a JSON value, naming the offending field (under `prefix`,
+/// e.g. `tasks[3].`) on error. Anything but an object is refused, although serde would
+/// also read a struct from an array of its fields.
+pub fn parse_request(value: Value, prefix: &str) -> Result<TaskRequest, ApiError> {
+    if !value.is_object() {
+        let field = prefix.trim_end_matches('.');
+        let detail =
+            format!("{} must be a JSON object", if field.is_empty() { "the body" } else { field });
+        return Err(ApiError::BadRequest {
+            detail,
+            field: (!field.is_empty()).then(|| field.to_owned()),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner().to_string();
+        let named = inner.split('`').nth(1).filter(|_| inner.contains(" field `"));
+        let field = match (path.as_str(), named) {
+            (".", Some(name)) => Some(format!("{prefix}{name}")),
+            (".", None) => None,
+            (path, _) => Some(format!("{prefix}{path}")),
+        };
+        let detail = match &field {
+            Some(field) => format!("{field}: {inner}"),
+            None => inner,
+        };
+        ApiError::BadRequest { detail, field }
+    })
 }
 
 /// Takes the `Idempotency-Key` header into the request; it must agree with the field.
@@ -81,11 +147,10 @@ fn with_header_key(mut request: TaskRequest, headers: &HeaderMap) -> Result<Task
         .map_err(|_| FieldError::new("Idempotency-Key", "must be visible ASCII"))?
         .to_owned();
     match &request.idempotency_key {
-        Some(field) if *field != key => Err(FieldError::new(
-            "idempotency_key",
-            "differs from the Idempotency-Key header",
-        )
-        .into()),
+        Some(field) if *field != key => {
+            Err(FieldError::new("idempotency_key", "differs from the Idempotency-Key header")
+                .into())
+        }
         _ => {
             request.idempotency_key = Some(key);
             Ok(request)

@@ -43,11 +43,10 @@ impl Queue {
             .key(self.keys.scheduled(queue))
             .key(self.keys.task(id))
             .arg(id.as_str())
-            .arg(now_ms());
-        let code: i64 = self
-            .redis
-            .call(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
+            .arg(now_ms())
+            .arg(self.keys.finished_channel());
+        let code: i64 =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Ok(Transition::from_code(code))
     }
 
@@ -61,10 +60,8 @@ impl Queue {
             .key(self.keys.wake(queue))
             .key(self.keys.task(id))
             .arg(id.as_str());
-        let code: i64 = self
-            .redis
-            .call(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
+        let code: i64 =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Ok(Transition::from_code(code))
     }
 
@@ -73,11 +70,7 @@ impl Queue {
         let key = self.keys.paused(queue);
         self.redis
             .call(|mut c| async move {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(now_ms())
-                    .query_async::<()>(&mut c)
-                    .await
+                redis::cmd("SET").arg(key).arg(now_ms()).query_async::<()>(&mut c).await
             })
             .await
     }
@@ -134,10 +127,7 @@ impl Queue {
                 break;
             }
         }
-        Ok(DeadPage {
-            tasks,
-            next_cursor: None,
-        })
+        Ok(DeadPage { tasks, next_cursor: None })
     }
 
     async fn dead_candidates(
@@ -147,9 +137,7 @@ impl Queue {
         limit: usize,
     ) -> Result<Vec<(TaskId, i64)>, QueueError> {
         let key = self.keys.dead(queue);
-        let (max, skip) = at.map_or(("+inf".to_owned(), 0), |(max, skip)| {
-            (max.to_string(), skip)
-        });
+        let (max, skip) = at.map_or(("+inf".to_owned(), 0), |(max, skip)| (max.to_string(), skip));
         let rows: Vec<(String, i64)> = self
             .redis
             .call(|mut c| async move {
@@ -165,10 +153,7 @@ impl Queue {
                     .await
             })
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, s)| Some((TaskId::parse(&id)?, s)))
-            .collect())
+        Ok(rows.into_iter().filter_map(|(id, s)| Some((TaskId::parse(&id)?, s))).collect())
     }
 }
 

@@ -51,10 +51,8 @@ impl Queue {
             .key(self.keys.wake(queue))
             .arg(max)
             .arg(deadline);
-        let ids: Vec<String> = self
-            .redis
-            .call(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
+        let ids: Vec<String> =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -73,10 +71,8 @@ impl Queue {
         for id in &ids {
             call.key(self.keys.task(id)).arg(id.as_str());
         }
-        let replies: Vec<StartReply> = self
-            .redis
-            .call(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
+        let replies: Vec<StartReply> =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Ok(ids
             .into_iter()
             .zip(replies)
@@ -115,8 +111,6 @@ impl Queue {
         for id in ids {
             cmd.arg(deadline).arg(id.as_str());
         }
-        self.redis
-            .call(|mut c| async move { cmd.query_async::<()>(&mut c).await })
-            .await
+        self.redis.call(|mut c| async move { cmd.query_async::<()>(&mut c).await }).await
     }
 }

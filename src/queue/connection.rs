@@ -62,13 +62,7 @@ impl Redis {
                 ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
             })
             .collect::<RedisResult<Vec<_>>>()?;
-        Ok(Self {
-            shared,
-            next: AtomicUsize::new(0),
-            client,
-            deadline,
-            errors,
-        })
+        Ok(Self { shared, next: AtomicUsize::new(0), client, deadline, errors })
     }
 
     /// Runs `op` on one of the shared connections within the deadline.
@@ -99,6 +93,19 @@ impl Redis {
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(QueueError::from);
+        if result.is_err() {
+            self.errors.inc();
+        }
+        result
+    }
+
+    /// Opens a dedicated pub/sub connection.
+    pub(super) async fn pubsub(&self) -> Result<redis::aio::PubSub, QueueError> {
+        let opened = tokio::time::timeout(self.deadline, self.client.get_async_pubsub()).await;
+        let result = match opened {
+            Ok(result) => result.map_err(QueueError::from),
+            Err(_) => Err(QueueError::Timeout(self.deadline.as_millis() as u64)),
+        };
         if result.is_err() {
             self.errors.inc();
         }

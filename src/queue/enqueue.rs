@@ -66,10 +66,8 @@ impl Queue {
                 .arg(&task.fingerprint)
                 .arg(task.created_at_ms);
         }
-        let replies: Vec<(i64, String)> = self
-            .redis
-            .call(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
+        let replies: Vec<(i64, String)> =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         if replies.len() != tasks.len() {
             return Err(QueueError::Corrupt(
                 "enqueue answered for the wrong number of tasks".into(),
@@ -90,10 +88,7 @@ impl Queue {
                     2 => Ok(Enqueued::Created(record(id, task, State::Scheduled))),
                     3 => Ok(Enqueued::Replayed(other()?)),
                     4 => Err(QueueError::IdempotencyConflict { existing: other()? }),
-                    _ => Err(QueueError::Full {
-                        queue: queue.clone(),
-                        limit,
-                    }),
+                    _ => Err(QueueError::Full { queue: queue.clone(), limit }),
                 }
             })
             .collect())
@@ -101,18 +96,13 @@ impl Queue {
 
     /// Adds `queue` to the set of known queues, once per process.
     async fn remember_queue(&self, queue: &QueueName) {
-        let first_time = self
-            .known_queues
-            .lock()
-            .map(|mut known| known.insert(queue.clone()))
-            .unwrap_or(false);
+        let first_time =
+            self.known_queues.lock().map(|mut known| known.insert(queue.clone())).unwrap_or(false);
         if first_time {
             let key = self.keys.queues();
             let name = queue.to_string();
-            let added = self
-                .redis
-                .call(|mut c| async move { c.sadd::<_, _, ()>(key, name).await })
-                .await;
+            let added =
+                self.redis.call(|mut c| async move { c.sadd::<_, _, ()>(key, name).await }).await;
             if added.is_err() {
                 // Try again on the next submission.
                 if let Ok(mut known) = self.known_queues.lock() {

@@ -24,11 +24,8 @@ pub fn record_from_values(
     id: &TaskId,
     values: Vec<Option<String>>,
 ) -> Result<Option<TaskRecord>, QueueError> {
-    let map: HashMap<&str, String> = ALL
-        .iter()
-        .zip(values)
-        .filter_map(|(name, value)| value.map(|v| (*name, v)))
-        .collect();
+    let map: HashMap<&str, String> =
+        ALL.iter().zip(values).filter_map(|(name, value)| value.map(|v| (*name, v))).collect();
     if map.is_empty() {
         return Ok(None);
     }
@@ -36,9 +33,7 @@ pub fn record_from_values(
     let int = |f: &str| map.get(f).and_then(|v| v.parse::<i64>().ok());
     let need = |f: &str| int(f).ok_or_else(|| corrupt(id, f));
     let json = |f: &str| {
-        map.get(f)
-            .map(|v| serde_json::from_str(v).map_err(|_| corrupt(id, f)))
-            .transpose()
+        map.get(f).map(|v| serde_json::from_str(v).map_err(|_| corrupt(id, f))).transpose()
     };
     let state: State = text("state")?.parse().map_err(|_| corrupt(id, "state"))?;
     Ok(Some(TaskRecord {

@@ -15,9 +15,7 @@ pub struct Keys {
 impl Keys {
     /// Keys under `prefix`.
     pub fn new(prefix: &str) -> Self {
-        Self {
-            prefix: prefix.to_owned(),
-        }
+        Self { prefix: prefix.to_owned() }
     }
 
     fn queue_key(&self, queue: &QueueName, suffix: &str) -> String {
@@ -74,6 +72,11 @@ impl Keys {
         self.queue_key(queue, &format!("idem:{key}"))
     }
 
+    /// Pub/sub channel announcing finished tasks (space-separated ids), for long-poll.
+    pub fn finished_channel(&self) -> String {
+        format!("{}:finished", self.prefix)
+    }
+
     /// Key written by the readiness probe.
     pub fn probe(&self) -> String {
         format!("{}:probe", self.prefix)
@@ -95,12 +98,7 @@ mod tests {
         let keys = Keys::new("ttp");
         let queue = QueueName::parse("emails").unwrap();
         let id = TaskId::generate(&queue);
-        for key in [
-            keys.task(&id),
-            keys.pending(&queue),
-            keys.leased(&queue),
-            keys.dead(&queue),
-        ] {
+        for key in [keys.task(&id), keys.pending(&queue), keys.leased(&queue), keys.dead(&queue)] {
             assert!(key.starts_with("ttp:{emails}:"), "{key}");
         }
     }

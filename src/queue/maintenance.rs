@@ -47,10 +47,7 @@ impl Queue {
             })
             .await?;
         if due.is_empty() {
-            return Ok(Promoted {
-                moved: 0,
-                next_due_ms: first_score(&next),
-            });
+            return Ok(Promoted { moved: 0, next_due_ms: first_score(&next) });
         }
         let mut call = self.scripts.promote.prepare_invoke();
         call.key(self.keys.scheduled(queue))
@@ -61,14 +58,9 @@ impl Queue {
         for id in due.iter().filter_map(|id| TaskId::parse(id)) {
             call.key(self.keys.task(&id)).arg(id.as_str());
         }
-        let (moved, next): (usize, Option<i64>) = self
-            .redis
-            .call(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
-        Ok(Promoted {
-            moved,
-            next_due_ms: next,
-        })
+        let (moved, next): (usize, Option<i64>) =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
+        Ok(Promoted { moved, next_due_ms: next })
     }
 
     /// Takes back expired leases of `queue`: a task that was running is retried with
@@ -93,10 +85,7 @@ impl Queue {
             .await?;
         let ids: Vec<TaskId> = expired.iter().filter_map(|id| TaskId::parse(id)).collect();
         if ids.is_empty() {
-            return Ok(Reaped {
-                reaped: 0,
-                next_deadline_ms: first_score(&next),
-            });
+            return Ok(Reaped { reaped: 0, next_deadline_ms: first_score(&next) });
         }
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         let states: Vec<(Option<String>, Option<u32>, Option<u32>)> = self
@@ -118,10 +107,7 @@ impl Queue {
             .collect();
         let applied = self.settle(queue, &items).await?;
         let reaped = applied.iter().filter(|a| **a).count();
-        Ok(Reaped {
-            reaped,
-            next_deadline_ms: Some(now),
-        })
+        Ok(Reaped { reaped, next_deadline_ms: Some(now) })
     }
 }
 
@@ -133,11 +119,7 @@ fn reap_decision(
     policy: RetryPolicy,
     now: i64,
 ) -> Option<Settlement> {
-    let fence = Fence {
-        state,
-        attempt,
-        lease_expired: true,
-    };
+    let fence = Fence { state, attempt, lease_expired: true };
     let action = match state {
         State::Queued => Action::Requeue,
         State::Running if attempt >= max => Action::Fail(format!(

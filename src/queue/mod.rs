@@ -19,6 +19,7 @@
 //! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
 //! | `P:{q}:paused` | string | present while paused | pause/resume | claim | none |
 //! | `P:probe` | string | readiness write probe | /readyz | — | 10 s |
+//! | `P:finished` | pub/sub channel | ids of tasks that just finished | settle, cancel | long-poll waiters | — |
 //! | `P:queues` | set | every queue name ever used | enqueue (once per process and queue) | stats | none |
 
 mod admin;
@@ -32,6 +33,7 @@ mod read;
 mod scripts;
 mod settle;
 mod wakeup;
+mod watch;
 
 pub use admin::{DeadPage, Transition, parse_cursor};
 pub use claim::ClaimedTask;
@@ -41,6 +43,7 @@ pub use keys::Keys;
 pub use maintenance::{Promoted, Reaped};
 pub use read::QueueStats;
 pub use settle::{Action, Fence, Settlement};
+pub use watch::FinishedTasks;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -156,11 +159,7 @@ impl Queue {
         let reply: Result<Vec<String>, QueueError> = self
             .redis
             .call(|mut c| async move {
-                redis::cmd("CONFIG")
-                    .arg("GET")
-                    .arg("maxmemory-policy")
-                    .query_async(&mut c)
-                    .await
+                redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query_async(&mut c).await
             })
             .await;
         reply.ok().and_then(|pair| pair.into_iter().nth(1))

@@ -27,11 +27,7 @@ impl Queue {
         let values: Vec<Option<String>> = self
             .redis
             .call(|mut c| async move {
-                redis::cmd("HMGET")
-                    .arg(key)
-                    .arg(&fields::ALL)
-                    .query_async(&mut c)
-                    .await
+                redis::cmd("HMGET").arg(key).arg(&fields::ALL).query_async(&mut c).await
             })
             .await?;
         fields::record_from_values(id, values)
@@ -59,26 +55,16 @@ impl Queue {
                     .await
             })
             .await?;
-        Ok(QueueStats {
-            queued,
-            scheduled,
-            running,
-            failed,
-            paused,
-        })
+        Ok(QueueStats { queued, scheduled, running, failed, paused })
     }
 
     /// Every queue that has received a task, sorted.
     pub async fn known_queues(&self) -> Result<Vec<QueueName>, QueueError> {
         let key = self.keys.queues();
-        let names: Vec<String> = self
-            .redis
-            .call(|mut c| async move { c.smembers(key).await })
-            .await?;
-        let mut queues: Vec<QueueName> = names
-            .iter()
-            .filter_map(|n| QueueName::parse(n).ok())
-            .collect();
+        let names: Vec<String> =
+            self.redis.call(|mut c| async move { c.smembers(key).await }).await?;
+        let mut queues: Vec<QueueName> =
+            names.iter().filter_map(|n| QueueName::parse(n).ok()).collect();
         queues.sort();
         Ok(queues)
     }

@@ -21,11 +21,7 @@ pub struct Fence {
 impl Fence {
     /// The fence of a worker that holds attempt `attempt`.
     pub fn holder(attempt: u32) -> Self {
-        Self {
-            state: State::Running,
-            attempt,
-            lease_expired: false,
-        }
+        Self { state: State::Running, attempt, lease_expired: false }
     }
 }
 
@@ -81,7 +77,8 @@ impl Queue {
             .key(self.keys.timer(queue))
             .arg(now_ms())
             .arg(self.limits.dead_ttl_s)
-            .arg(self.limits.dead_max);
+            .arg(self.limits.dead_max)
+            .arg(self.keys.finished_channel());
         for item in items {
             let (name, text, due) = match &item.action {
                 Action::Succeed(result) => ("succeed", result.to_string(), 0),
@@ -99,10 +96,8 @@ impl Queue {
                 .arg(text)
                 .arg(due);
         }
-        let applied: Vec<i64> = self
-            .redis
-            .call(|mut c| async move { call.invoke_async(&mut c).await })
-            .await?;
+        let applied: Vec<i64> =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Ok(applied.into_iter().map(|a| a == 1).collect())
     }
 }

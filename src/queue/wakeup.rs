@@ -42,11 +42,9 @@ impl Queue {
         // The server-side timeout ends the wait; the client-side one only catches a
         // connection that died without a reset.
         let guard = timeout + Duration::from_secs(2);
-        let reply = tokio::time::timeout(
-            guard,
-            conn.blpop::<_, Option<(String, String)>>(keys, seconds),
-        )
-        .await;
+        let reply =
+            tokio::time::timeout(guard, conn.blpop::<_, Option<(String, String)>>(keys, seconds))
+                .await;
         match reply {
             Ok(Ok(popped)) => Ok(popped.is_some()),
             Ok(Err(e)) => {

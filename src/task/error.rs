@@ -45,10 +45,7 @@ impl TaskError {
         } else {
             format!("payload.{field}")
         };
-        Self::InvalidPayload {
-            field,
-            message: message.into(),
-        }
+        Self::InvalidPayload { field, message: message.into() }
     }
 
     /// Whether another attempt may succeed.

@@ -21,10 +21,7 @@ const ULID_LEN: usize = 26;
 impl TaskId {
     /// A fresh id for a task in `queue`.
     pub fn generate(queue: &QueueName) -> Self {
-        Self {
-            text: format!("{}.{}", ulid::Ulid::new(), queue),
-            queue: queue.clone(),
-        }
+        Self { text: format!("{}.{}", ulid::Ulid::new(), queue), queue: queue.clone() }
     }
 
     /// Parses an id received from a client; `None` when it is not one of ours.
@@ -33,10 +30,7 @@ impl TaskId {
         let queue = queue.strip_prefix('.')?;
         ulid::Ulid::from_string(ulid).ok()?;
         let queue = QueueName::parse(queue).ok()?;
-        Some(Self {
-            text: text.to_owned(),
-            queue,
-        })
+        Some(Self { text: text.to_owned(), queue })
     }
 
     /// The queue the task belongs to.

@@ -18,10 +18,7 @@ pub struct FieldError {
 impl FieldError {
     /// A new error for `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -33,10 +30,7 @@ fn check_name(value: &str, extra: &[u8], field: &str, allowed: &str) -> Result<(
     if ok {
         Ok(())
     } else {
-        Err(FieldError::new(
-            field,
-            format!("must match {allowed}{{1,64}}, got {value:?}"),
-        ))
+        Err(FieldError::new(field, format!("must match {allowed}{{1,64}}, got {value:?}")))
     }
 }
 
@@ -111,10 +105,7 @@ mod tests {
     fn queue_names_follow_the_rule() {
         assert!(QueueName::parse("critical_1-a").is_ok());
         for bad in ["", "Upper", "has space", "dot.ted", &"x".repeat(65)] {
-            assert_eq!(
-                QueueName::parse(bad).map_err(|e| e.field),
-                Err("queue".into())
-            );
+            assert_eq!(QueueName::parse(bad).map_err(|e| e.field), Err("queue".into()));
         }
     }
 

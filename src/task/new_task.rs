@@ -96,19 +96,13 @@ fn in_range(
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(FieldError::new(
-            field,
-            format!("must be {min}..={max}, got {value}"),
-        ))
+        Err(FieldError::new(field, format!("must be {min}..={max}, got {value}")))
     }
 }
 
 fn run_at_ms(request: &TaskRequest, now_ms: i64) -> Result<Option<i64>, FieldError> {
     match (request.delay_ms, &request.run_at) {
-        (Some(_), Some(_)) => Err(FieldError::new(
-            "run_at",
-            "give delay_ms or run_at, not both",
-        )),
+        (Some(_), Some(_)) => Err(FieldError::new("run_at", "give delay_ms or run_at, not both")),
         (Some(delay), None) => in_range("delay_ms", Some(delay), 0, MAX_DELAY_MS, 0)
             .map(|delay| (delay > 0).then_some(now_ms + delay)),
         (None, Some(text)) => chrono::DateTime::parse_from_rfc3339(text)
@@ -128,11 +122,8 @@ impl NewTask {
     ) -> Result<Self, FieldError> {
         let kind = Kind::parse(&request.kind)?;
         let queue = QueueName::parse(request.queue.as_deref().unwrap_or("default"))?;
-        let priority = Priority::new(
-            request
-                .priority
-                .unwrap_or(i64::from(Priority::DEFAULT.get())),
-        )?;
+        let priority =
+            Priority::new(request.priority.unwrap_or(i64::from(Priority::DEFAULT.get())))?;
         let run_at_ms = run_at_ms(&request, now_ms)?;
         let max_attempts = in_range(
             "max_attempts",
@@ -158,10 +149,7 @@ impl NewTask {
         if let Some(key) = &request.idempotency_key
             && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN)
         {
-            return Err(FieldError::new(
-                "idempotency_key",
-                "must be 1..=255 characters",
-            ));
+            return Err(FieldError::new("idempotency_key", "must be 1..=255 characters"));
         }
         let start = match (&request.delay_ms, &request.run_at) {
             (Some(delay), _) => format!("delay:{delay}"),
@@ -196,17 +184,11 @@ impl NewTask {
 mod tests {
     use super::*;
 
-    const DEFAULTS: TaskDefaults = TaskDefaults {
-        max_attempts: 3,
-        timeout_ms: 30_000,
-        result_ttl_s: 86_400,
-    };
+    const DEFAULTS: TaskDefaults =
+        TaskDefaults { max_attempts: 3, timeout_ms: 30_000, result_ttl_s: 86_400 };
 
     fn request(kind: &str) -> TaskRequest {
-        TaskRequest {
-            kind: kind.into(),
-            ..TaskRequest::default()
-        }
+        TaskRequest { kind: kind.into(), ..TaskRequest::default() }
     }
 
     #[test]
@@ -214,37 +196,16 @@ mod tests {
         let task = NewTask::from_request(request("noop"), DEFAULTS, 0).unwrap();
         assert_eq!(task.queue.as_str(), "default");
         assert_eq!(task.priority, Priority::DEFAULT);
-        assert_eq!(
-            (task.max_attempts, task.timeout_ms, task.result_ttl_s),
-            (3, 30_000, 86_400)
-        );
+        assert_eq!((task.max_attempts, task.timeout_ms, task.result_ttl_s), (3, 30_000, 86_400));
         assert_eq!(task.run_at_ms, None);
     }
 
     #[test]
     fn each_rule_names_its_field() {
         let cases: [(TaskRequest, &str); 6] = [
-            (
-                TaskRequest {
-                    priority: Some(10),
-                    ..request("noop")
-                },
-                "priority",
-            ),
-            (
-                TaskRequest {
-                    queue: Some("Bad Queue".into()),
-                    ..request("noop")
-                },
-                "queue",
-            ),
-            (
-                TaskRequest {
-                    max_attempts: Some(0),
-                    ..request("noop")
-                },
-                "max_attempts",
-            ),
+            (TaskRequest { priority: Some(10), ..request("noop") }, "priority"),
+            (TaskRequest { queue: Some("Bad Queue".into()), ..request("noop") }, "queue"),
+            (TaskRequest { max_attempts: Some(0), ..request("noop") }, "max_attempts"),
             (
                 TaskRequest {
                     delay_ms: Some(1),
@@ -253,40 +214,25 @@ mod tests {
                 },
                 "run_at",
             ),
-            (
-                TaskRequest {
-                    run_at: Some("tomorrow".into()),
-                    ..request("noop")
-                },
-                "run_at",
-            ),
+            (TaskRequest { run_at: Some("tomorrow".into()), ..request("noop") }, "run_at"),
             (request("NOPE"), "kind"),
         ];
         for (req, field) in cases {
-            assert_eq!(
-                NewTask::from_request(req, DEFAULTS, 0).unwrap_err().field,
-                field
-            );
+            assert_eq!(NewTask::from_request(req, DEFAULTS, 0).unwrap_err().field, field);
         }
     }
 
     #[test]
     fn delay_and_run_at_set_the_start_time() {
         let delayed = NewTask::from_request(
-            TaskRequest {
-                delay_ms: Some(500),
-                ..request("noop")
-            },
+            TaskRequest { delay_ms: Some(500), ..request("noop") },
             DEFAULTS,
             1000,
         )
         .unwrap();
         assert_eq!(delayed.run_at_ms, Some(1500));
         let at = NewTask::from_request(
-            TaskRequest {
-                run_at: Some("1970-01-01T00:00:02Z".into()),
-                ..request("noop")
-            },
+            TaskRequest { run_at: Some("1970-01-01T00:00:02Z".into()), ..request("noop") },
             DEFAULTS,
             1000,
         )

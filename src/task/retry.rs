@@ -20,9 +20,7 @@ impl RetryPolicy {
     /// capped at `max_ms`.
     pub fn ceiling_ms(&self, attempt: u32) -> u64 {
         let doublings = attempt.saturating_sub(1).min(62);
-        self.base_ms
-            .saturating_mul(1u64 << doublings)
-            .min(self.max_ms)
+        self.base_ms.saturating_mul(1u64 << doublings).min(self.max_ms)
     }
 
     /// A random delay in `0..=ceiling` after `attempt` failed.
@@ -37,10 +35,7 @@ mod tests {
 
     #[test]
     fn ceiling_doubles_then_caps() {
-        let policy = RetryPolicy {
-            base_ms: 1000,
-            max_ms: 5000,
-        };
+        let policy = RetryPolicy { base_ms: 1000, max_ms: 5000 };
         let ceilings: Vec<u64> = (1..=5).map(|a| policy.ceiling_ms(a)).collect();
         assert_eq!(ceilings, [1000, 2000, 4000, 5000, 5000]);
         assert_eq!(policy.ceiling_ms(500), 5000);
@@ -48,10 +43,7 @@ mod tests {
 
     #[test]
     fn backoff_stays_within_its_ceiling() {
-        let policy = RetryPolicy {
-            base_ms: 10,
-            max_ms: 100,
-        };
+        let policy = RetryPolicy { base_ms: 10, max_ms: 100 };
         for attempt in 1..20 {
             assert!(policy.backoff(attempt).as_millis() <= u128::from(policy.ceiling_ms(attempt)));
         }

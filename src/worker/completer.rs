@@ -34,10 +34,7 @@ pub async fn run(
         }
         let mut by_queue: HashMap<QueueName, Vec<Settlement>> = HashMap::new();
         for item in batch {
-            by_queue
-                .entry(item.id.queue().clone())
-                .or_default()
-                .push(item);
+            by_queue.entry(item.id.queue().clone()).or_default().push(item);
         }
         for (name, items) in by_queue {
             write(&queue, &name, &items, &abandon).await;

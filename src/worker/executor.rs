@@ -45,11 +45,7 @@ pub async fn execute(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaph
     let timed_out = matches!(ended, Ended::TimedOut(_));
     let action = decide(&shared, &task, ended);
     record_outcome(&shared, &task, &action, timed_out);
-    let settlement = Settlement {
-        id: task.id,
-        fence: Fence::holder(task.attempt),
-        action,
-    };
+    let settlement = Settlement { id: task.id, fence: Fence::holder(task.attempt), action };
     if shared.outcomes.send(settlement).is_err() {
         tracing::error!("completer stopped before an outcome was written; the lease will expire");
     }
@@ -92,10 +88,7 @@ fn decide(shared: &Shared, task: &ClaimedTask, ended: Ended) -> Action {
     };
     if error.is_retryable() && task.attempt < task.max_attempts {
         let backoff = shared.settings.retry.backoff(task.attempt);
-        Action::Retry {
-            due_ms: now_ms() + backoff.as_millis() as i64,
-            error: error.to_string(),
-        }
+        Action::Retry { due_ms: now_ms() + backoff.as_millis() as i64, error: error.to_string() }
     } else {
         Action::Fail(error.to_string())
     }
@@ -105,13 +98,8 @@ fn decide(shared: &Shared, task: &ClaimedTask, ended: Ended) -> Action {
 /// `succeeded`, `retried` or `failed` for what happens to the task next.
 fn record_outcome(shared: &Shared, task: &ClaimedTask, action: &Action, timed_out: bool) {
     let queue = task.id.queue().as_str();
-    let count = |label: &str| {
-        shared
-            .metrics
-            .finished
-            .with_label_values(&[queue, &task.kind, label])
-            .inc()
-    };
+    let count =
+        |label: &str| shared.metrics.finished.with_label_values(&[queue, &task.kind, label]).inc();
     if timed_out {
         count(outcome::TIMED_OUT);
     }

@@ -18,12 +18,7 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// Claims and dispatches tasks until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let names: Vec<QueueName> = shared
-        .settings
-        .queues
-        .iter()
-        .map(|q| q.name.clone())
-        .collect();
+    let names: Vec<QueueName> = shared.settings.queues.iter().map(|q| q.name.clone()).collect();
     let mut waiter: Option<BlockingConnection> = None;
     let mut backoff = Backoff::default();
     loop {
@@ -50,9 +45,7 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
             continue;
         }
         for (task, permit) in claimed.into_iter().zip(permits) {
-            shared
-                .executors
-                .spawn(executor::execute(shared.clone(), task, permit));
+            shared.executors.spawn(executor::execute(shared.clone(), task, permit));
         }
     }
 }
@@ -77,12 +70,7 @@ async fn claim_round(shared: &Shared, wanted: usize) -> Result<Vec<ClaimedTask>,
         if missing == 0 {
             break;
         }
-        claimed.extend(
-            shared
-                .queue
-                .claim(name, missing, shared.settings.lease)
-                .await?,
-        );
+        claimed.extend(shared.queue.claim(name, missing, shared.settings.lease).await?);
     }
     Ok(claimed)
 }
@@ -124,10 +112,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            delay: Duration::from_millis(50),
-            failing: false,
-        }
+        Self { delay: Duration::from_millis(50), failing: false }
     }
 }
 

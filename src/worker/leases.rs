@@ -22,9 +22,7 @@ impl LeaseTable {
     /// Records a claimed task.
     pub fn hold(&self, id: &TaskId) {
         if let Ok(mut held) = self.held.lock() {
-            held.entry(id.queue().clone())
-                .or_default()
-                .insert(id.clone());
+            held.entry(id.queue().clone()).or_default().insert(id.clone());
         }
     }
 

@@ -106,36 +106,17 @@ impl WorkerPool {
             hard_stop: CancellationToken::new(),
         });
         let stop_claiming = CancellationToken::new();
-        shared
-            .loops
-            .spawn(fetcher::run(shared.clone(), stop_claiming.clone()));
-        shared
-            .loops
-            .spawn(promoter::run(shared.clone(), stop_claiming.clone()));
-        shared
-            .loops
-            .spawn(reaper::run(shared.clone(), stop_claiming.clone()));
-        Self {
-            shared,
-            stop_claiming,
-            abandon_outcomes,
-            stop_heartbeat,
-            completer,
-            heartbeat,
-        }
+        shared.loops.spawn(fetcher::run(shared.clone(), stop_claiming.clone()));
+        shared.loops.spawn(promoter::run(shared.clone(), stop_claiming.clone()));
+        shared.loops.spawn(reaper::run(shared.clone(), stop_claiming.clone()));
+        Self { shared, stop_claiming, abandon_outcomes, stop_heartbeat, completer, heartbeat }
     }
 
     /// Stops claiming, waits up to the grace period for running tasks, hands back the
     /// leases of those still running, writes every outcome, then stops the heartbeat.
     pub async fn shutdown(self) {
-        let Self {
-            shared,
-            stop_claiming,
-            abandon_outcomes,
-            stop_heartbeat,
-            completer,
-            heartbeat,
-        } = self;
+        let Self { shared, stop_claiming, abandon_outcomes, stop_heartbeat, completer, heartbeat } =
+            self;
         stop_claiming.cancel();
         shared.loops.close();
         shared.loops.wait().await;
@@ -149,10 +130,7 @@ impl WorkerPool {
                 "waiting for running tasks"
             );
         }
-        if tokio::time::timeout(grace, shared.executors.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(grace, shared.executors.wait()).await.is_err() {
             tracing::warn!(
                 running = shared.executors.len(),
                 "grace period over; handing back the leases of unfinished tasks"
@@ -163,10 +141,7 @@ impl WorkerPool {
         drop(shared); // the last sender: the completer drains what is left and ends
         let flush_limit = grace.max(Duration::from_secs(5));
         let mut completer = completer;
-        if tokio::time::timeout(flush_limit, &mut completer)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(flush_limit, &mut completer).await.is_err() {
             abandon_outcomes.cancel();
             let _ = completer.await;
         }

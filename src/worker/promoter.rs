@@ -20,19 +20,9 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(5);
 
 /// Promotes until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let names: Vec<QueueName> = shared
-        .settings
-        .queues
-        .iter()
-        .map(|q| q.name.clone())
-        .collect();
+    let names: Vec<QueueName> = shared.settings.queues.iter().map(|q| q.name.clone()).collect();
     let signal = Arc::new(Notify::new());
-    shared.loops.spawn(listen(
-        shared.clone(),
-        names.clone(),
-        signal.clone(),
-        stop.clone(),
-    ));
+    shared.loops.spawn(listen(shared.clone(), names.clone(), signal.clone(), stop.clone()));
     let mut backoff = Backoff::default();
     loop {
         let mut next_due: Option<i64> = None;

@@ -20,11 +20,7 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         let mut next: i64 = now_ms() + lease_ms;
         let mut failed = None;
         for weight in &shared.settings.queues {
-            match shared
-                .queue
-                .reap_expired(&weight.name, shared.settings.retry)
-                .await
-            {
+            match shared.queue.reap_expired(&weight.name, shared.settings.retry).await {
                 Ok(r) => {
                     if r.reaped > 0 {
                         tracing::info!(queue = %weight.name, reaped = r.reaped, "took back expired leases");

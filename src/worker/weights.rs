@@ -26,18 +26,11 @@ mod tests {
     #[test]
     fn heavier_queues_come_first_more_often() {
         let queues = vec![
-            QueueWeight {
-                name: QueueName::parse("heavy").unwrap(),
-                weight: 6,
-            },
-            QueueWeight {
-                name: QueueName::parse("light").unwrap(),
-                weight: 1,
-            },
+            QueueWeight { name: QueueName::parse("heavy").unwrap(), weight: 6 },
+            QueueWeight { name: QueueName::parse("light").unwrap(), weight: 1 },
         ];
-        let heavy_first = (0..10_000)
-            .filter(|_| round_order(&queues)[0].as_str() == "heavy")
-            .count();
+        let heavy_first =
+            (0..10_000).filter(|_| round_order(&queues)[0].as_str() == "heavy").count();
         // Expected 6/7 ≈ 8571; allow a wide margin so the test cannot flake.
         assert!((8000..9100).contains(&heavy_first), "{heavy_first}");
     }

@@ -24,15 +24,10 @@ async fn a_task_exceeding_its_timeout_is_retried_then_dead_lettered() {
         }))
         .await;
 
-    let view = app
-        .wait_for_state(&id, "failed", Duration::from_secs(10))
-        .await;
+    let view = app.wait_for_state(&id, "failed", Duration::from_secs(10)).await;
     assert_eq!(view["attempts"], 2, "{view}");
     let error = view["error"].as_str().unwrap_or_default();
-    assert!(
-        error.contains("timed out"),
-        "error should name the timeout: {view}"
-    );
+    assert!(error.contains("timed out"), "error should name the timeout: {view}");
     let dead = app.queue.keys().dead(&default_queue());
     assert!(zscore(&redis, &dead, &id).is_some(), "{id} not in {dead}");
     app.shutdown().await;
@@ -49,14 +44,9 @@ async fn a_delayed_task_is_scheduled_then_runs_no_earlier_than_its_run_at() {
     let run_at = time_of(&submitted, "run_at");
 
     let id = submitted["id"].as_str().unwrap();
-    let done = app
-        .wait_for_state(id, "succeeded", Duration::from_secs(10))
-        .await;
+    let done = app.wait_for_state(id, "succeeded", Duration::from_secs(10)).await;
     assert_eq!(time_of(&done, "run_at"), run_at, "{done}");
-    assert!(
-        time_of(&done, "started_at") >= run_at,
-        "started early: {done}"
-    );
+    assert!(time_of(&done, "started_at") >= run_at, "started early: {done}");
     let delay = run_at - time_of(&done, "created_at");
     assert!(
         delay.num_milliseconds() >= 300,
@@ -69,21 +59,12 @@ async fn a_delayed_task_is_scheduled_then_runs_no_earlier_than_its_run_at() {
 async fn a_finished_task_expires_after_its_result_ttl() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis).await;
-    let id = app
-        .submit_ok(&json!({"kind": "echo", "payload": {"x": 1}, "result_ttl_s": 1}))
-        .await;
-    app.wait_for_state(&id, "succeeded", Duration::from_secs(10))
-        .await;
+    let id = app.submit_ok(&json!({"kind": "echo", "payload": {"x": 1}, "result_ttl_s": 1})).await;
+    app.wait_for_state(&id, "succeeded", Duration::from_secs(10)).await;
 
     let key = app.queue.keys().task(&TaskId::parse(&id).unwrap());
-    let pttl: i64 = redis::cmd("PTTL")
-        .arg(&key)
-        .query(&mut redis.connection())
-        .unwrap();
-    assert!(
-        (1..=1000).contains(&pttl),
-        "{key} has PTTL {pttl}, not ≤ 1 s"
-    );
+    let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut redis.connection()).unwrap();
+    assert!((1..=1000).contains(&pttl), "{key} has PTTL {pttl}, not ≤ 1 s");
 
     let url = app.url(&format!("/tasks/{id}"));
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -111,12 +92,9 @@ async fn a_run_of_200_tasks_leaves_no_pending_scheduled_or_leased_entries() {
 
     let keys = app.queue.keys();
     let queue = default_queue();
-    for key in [
-        keys.pending(&queue),
-        keys.scheduled(&queue),
-        keys.leased(&queue),
-        keys.dead(&queue),
-    ] {
+    for key in
+        [keys.pending(&queue), keys.scheduled(&queue), keys.leased(&queue), keys.dead(&queue)]
+    {
         assert_eq!(zcard(&redis, &key), 0, "{key} is not empty");
     }
     let mut conn = redis.connection();
@@ -135,16 +113,10 @@ async fn the_reaper_returns_an_abandoned_claim_to_another_worker() {
     let id = api.submit_ok(&json!({"kind": "noop"})).await;
     claim_without_running(&api, &id).await;
     let view = api.get(&id).await;
-    assert_eq!(
-        (&view["state"], &view["attempts"]),
-        (&json!("running"), &json!(1)),
-        "{view}"
-    );
+    assert_eq!((&view["state"], &view["attempts"]), (&json!("running"), &json!(1)), "{view}");
 
     let worker = TestApp::spawn(&redis).await;
-    let view = worker
-        .wait_for_state(&id, "succeeded", Duration::from_secs(10))
-        .await;
+    let view = worker.wait_for_state(&id, "succeeded", Duration::from_secs(10)).await;
     assert_eq!(view["attempts"], 2, "{view}");
     let leased = api.queue.keys().leased(&default_queue());
     assert_eq!(zcard(&redis, &leased), 0);
@@ -156,14 +128,10 @@ async fn the_reaper_returns_an_abandoned_claim_to_another_worker() {
 async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
     let redis = RedisServer::start();
     let api = api_only(&redis).await;
-    let id = api
-        .submit_ok(&json!({"kind": "echo", "payload": {"x": 1}}))
-        .await;
+    let id = api.submit_ok(&json!({"kind": "echo", "payload": {"x": 1}})).await;
     claim_without_running(&api, &id).await;
     let worker = TestApp::spawn(&redis).await;
-    let done = worker
-        .wait_for_state(&id, "succeeded", Duration::from_secs(10))
-        .await;
+    let done = worker.wait_for_state(&id, "succeeded", Duration::from_secs(10)).await;
     assert_eq!(done["attempts"], 2, "{done}");
     assert_eq!(done["result"], json!({"x": 1}), "{done}");
 
@@ -184,19 +152,13 @@ async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
 /// Claims `id` (the only ready task) under a 200 ms lease and never runs it, like a
 /// worker that died right after claiming.
 async fn claim_without_running(app: &TestApp, id: &str) {
-    let claimed = app
-        .queue
-        .claim(&default_queue(), 1, Duration::from_millis(200))
-        .await
-        .unwrap();
+    let claimed = app.queue.claim(&default_queue(), 1, Duration::from_millis(200)).await.unwrap();
     assert_eq!(claimed.len(), 1, "{claimed:?}");
     assert_eq!((claimed[0].id.as_str(), claimed[0].attempt), (id, 1));
 }
 
 fn time_of(view: &Value, field: &str) -> DateTime<chrono::FixedOffset> {
-    let text = view[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {field}: {view}"));
+    let text = view[field].as_str().unwrap_or_else(|| panic!("no {field}: {view}"));
     DateTime::parse_from_rfc3339(text).unwrap()
 }
 
@@ -214,33 +176,18 @@ pub(crate) fn default_keys() -> Keys {
 
 /// An in-process app serving only the HTTP API (no workers).
 pub(crate) async fn api_only(redis: &RedisServer) -> TestApp {
-    let roles = Roles {
-        api: true,
-        workers: false,
-    };
-    TestApp::spawn_with(
-        test_config(&redis.url()),
-        roles,
-        HandlerRegistry::with_builtins(),
-    )
-    .await
+    let roles = Roles { api: true, workers: false };
+    TestApp::spawn_with(test_config(&redis.url()), roles, HandlerRegistry::with_builtins()).await
 }
 
 /// `ZCARD key`.
 pub(crate) fn zcard(redis: &RedisServer, key: &str) -> u64 {
-    redis::cmd("ZCARD")
-        .arg(key)
-        .query(&mut redis.connection())
-        .unwrap()
+    redis::cmd("ZCARD").arg(key).query(&mut redis.connection()).unwrap()
 }
 
 /// `ZSCORE key member`.
 pub(crate) fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
-    redis::cmd("ZSCORE")
-        .arg(key)
-        .arg(member)
-        .query(&mut redis.connection())
-        .unwrap()
+    redis::cmd("ZSCORE").arg(key).arg(member).query(&mut redis.connection()).unwrap()
 }
 
 /// One field of a task's hash, read straight from Redis.
@@ -268,10 +215,7 @@ pub(crate) async fn wait_stored_state(
         if behind.is_empty() {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "not {state} after {within:?}: {behind:?}"
-        );
+        assert!(Instant::now() < deadline, "not {state} after {within:?}: {behind:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -15,23 +15,15 @@ async fn requests_get_503_while_redis_is_down_and_work_resumes_when_it_returns()
     let mut redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let app = TestApp::spawn(&redis).await;
     // Accepted before the outage: one running through it, one waiting for its delay.
-    let running = app
-        .submit_ok(&json!({"kind": "sleep", "payload": {"ms": 1000}}))
-        .await;
-    let delayed = app
-        .submit_ok(&json!({"kind": "noop", "delay_ms": 1000}))
-        .await;
-    app.wait_for_state(&running, "running", Duration::from_secs(5))
-        .await;
+    let running = app.submit_ok(&json!({"kind": "sleep", "payload": {"ms": 1000}})).await;
+    let delayed = app.submit_ok(&json!({"kind": "noop", "delay_ms": 1000})).await;
+    app.wait_for_state(&running, "running", Duration::from_secs(5)).await;
 
     redis.kill();
     let (status, retry_after) = timed(app.http.get(app.url("/readyz"))).await;
     assert_eq!(status, 503, "/readyz with Redis down");
     assert!(retry_after, "503 from /readyz without Retry-After");
-    let submit = app
-        .http
-        .post(app.url("/tasks"))
-        .json(&json!({"kind": "noop"}));
+    let submit = app.http.post(app.url("/tasks")).json(&json!({"kind": "noop"}));
     let (status, retry_after) = timed(submit).await;
     assert_eq!(status, 503, "POST /tasks with Redis down");
     assert!(retry_after, "503 from POST /tasks without Retry-After");
@@ -45,8 +37,7 @@ async fn requests_get_503_while_redis_is_down_and_work_resumes_when_it_returns()
     wait_until_ready(&app, Duration::from_secs(10)).await;
     let after = app.submit_ok(&json!({"kind": "noop"})).await;
     for id in [&after, &running, &delayed] {
-        app.wait_for_state(id, "succeeded", Duration::from_secs(20))
-            .await;
+        app.wait_for_state(id, "succeeded", Duration::from_secs(20)).await;
     }
     app.shutdown().await;
 }
@@ -86,10 +77,7 @@ async fn wait_until_ready(app: &TestApp, within: Duration) {
 async fn wait_until_idle(app: &TestApp, within: Duration) {
     let deadline = Instant::now() + within;
     while !app.metrics_text().await.contains("\nttp_workers_busy 0\n") {
-        assert!(
-            Instant::now() < deadline,
-            "workers still busy after {within:?}"
-        );
+        assert!(Instant::now() < deadline, "workers still busy after {within:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

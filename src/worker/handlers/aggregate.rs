@@ -58,11 +58,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     let a = sorted.get(lo).copied().unwrap_or(last);
     let b = sorted.get(lo + 1).copied().unwrap_or(last);
     let diff = b - a;
-    if diff.is_finite() {
-        a + frac * diff
-    } else {
-        a * (1.0 - frac) + b * frac
-    }
+    if diff.is_finite() { a + frac * diff } else { a * (1.0 - frac) + b * frac }
 }
 
 /// Parses the payload, then summarizes it on the blocking pool.
@@ -87,9 +83,7 @@ mod tests {
     use super::*;
 
     fn num(out: &Value, key: &str) -> f64 {
-        out[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} missing in {out}"))
+        out[key].as_f64().unwrap_or_else(|| panic!("{key} missing in {out}"))
     }
 
     #[tokio::test]

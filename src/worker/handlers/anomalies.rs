@@ -109,9 +109,7 @@ mod tests {
 
     #[tokio::test]
     async fn anomalies_of_a_constant_series_is_empty() {
-        let out = anomalies(&json!({"samples": [5, 5, 5], "z": 0.01}))
-            .await
-            .unwrap();
+        let out = anomalies(&json!({"samples": [5, 5, 5], "z": 0.01})).await.unwrap();
         assert_eq!(out["stddev"], json!(0.0));
         assert_eq!(out["anomalies"], json!([]));
     }
@@ -132,10 +130,6 @@ mod tests {
                 other => panic!("{payload}: expected InvalidPayload, got {other:?}"),
             }
         }
-        assert!(
-            Anomalies
-                .validate(&json!({"samples": [1], "z": null}))
-                .is_ok()
-        );
+        assert!(Anomalies.validate(&json!({"samples": [1], "z": null})).is_ok());
     }
 }

@@ -63,11 +63,7 @@ impl Agg {
                 let n = bucket.len() as f64;
                 let sum: f64 = values.clone().sum();
                 // Dividing first cannot overflow; only needed near f64::MAX.
-                if sum.is_finite() {
-                    sum / n
-                } else {
-                    values.map(|v| v / n).sum()
-                }
+                if sum.is_finite() { sum / n } else { values.map(|v| v / n).sum() }
             }
         }
     }
@@ -95,29 +91,21 @@ fn parse(payload: &Value) -> Result<Plan, TaskError> {
         .enumerate()
         .map(|(i, point)| parse_point(point, i, bucket_ms))
         .collect::<Result<_, _>>()?;
-    Ok(Plan {
-        points,
-        bucket_ms,
-        agg,
-    })
+    Ok(Plan { points, bucket_ms, agg })
 }
 
 /// Point number `i` as `(bucket start, value)`.
 fn parse_point(point: &Value, i: usize, bucket_ms: i64) -> Result<(i64, f64), TaskError> {
     let [t, v] = point.as_array().map(Vec::as_slice).unwrap_or_default() else {
-        return Err(TaskError::invalid(
-            format!("points[{i}]"),
-            "must be a [t_ms, value] pair",
-        ));
+        return Err(TaskError::invalid(format!("points[{i}]"), "must be a [t_ms, value] pair"));
     };
     let t = integer(t, format_args!("points[{i}][0]"), i64::MIN..=i64::MAX)?;
     let v = finite(v, format_args!("points[{i}][1]"))?;
     match t.div_euclid(bucket_ms).checked_mul(bucket_ms) {
         Some(start) => Ok((start, v)),
-        None => Err(TaskError::invalid(
-            format!("points[{i}][0]"),
-            "its bucket starts before i64::MIN",
-        )),
+        None => {
+            Err(TaskError::invalid(format!("points[{i}][0]"), "its bucket starts before i64::MIN"))
+        }
     }
 }
 
@@ -130,10 +118,7 @@ fn downsample_plan(mut plan: Plan) -> Result<Value, TaskError> {
         let start = bucket.first().map_or(0, |&(start, _)| start);
         let value = plan.agg.apply(bucket);
         if !value.is_finite() {
-            let message = format!(
-                "the {} of the bucket at {start} overflows f64",
-                plan.agg.name()
-            );
+            let message = format!("the {} of the bucket at {start} overflows f64", plan.agg.name());
             return Err(TaskError::permanent(message));
         }
         out.push(json!([start, value]));
@@ -169,9 +154,7 @@ mod tests {
     #[tokio::test]
     async fn downsample_buckets_unsorted_points_by_mean() {
         let points = json!([[250, 4], [0, 1], [120, 5], [99, 3], [130, 6]]);
-        let out = downsample(&json!({"points": points, "bucket_ms": 100}))
-            .await
-            .unwrap();
+        let out = downsample(&json!({"points": points, "bucket_ms": 100})).await.unwrap();
         let want =
             json!({"bucket_ms": 100, "agg": "mean", "points": [[0, 2.0], [100, 5.5], [200, 4.0]]});
         assert_eq!(out, want);
@@ -190,15 +173,9 @@ mod tests {
     #[test]
     fn downsample_fails_permanently_only_when_the_result_overflows() {
         let pts = json!([[0, 1e308], [1, 1e308]]);
-        assert_eq!(
-            points(json!({"points": pts, "bucket_ms": 10})),
-            json!([[0, 1e308]])
-        );
+        assert_eq!(points(json!({"points": pts, "bucket_ms": 10})), json!([[0, 1e308]]));
         let plan = parse(&json!({"points": pts, "bucket_ms": 10, "agg": "sum"})).unwrap();
-        assert!(matches!(
-            downsample_plan(plan),
-            Err(TaskError::Permanent(_))
-        ));
+        assert!(matches!(downsample_plan(plan), Err(TaskError::Permanent(_))));
     }
 
     #[test]

@@ -23,11 +23,7 @@ mod tests {
 
     #[test]
     fn echo_accepts_any_payload() {
-        for payload in [
-            Value::Null,
-            json!([1, "two"]),
-            json!({"nested": {"a": null}}),
-        ] {
+        for payload in [Value::Null, json!([1, "two"]), json!({"nested": {"a": null}})] {
             assert!(Echo.validate(&payload).is_ok());
         }
     }

@@ -33,15 +33,9 @@ struct Plan {
 /// The plan in `payload`, with defaults filled in.
 fn parse(payload: &Value) -> Result<Plan, TaskError> {
     let empty = Map::new();
-    let obj = if payload.is_null() {
-        &empty
-    } else {
-        object(payload)?
-    };
+    let obj = if payload.is_null() { &empty } else { object(payload)? };
     Ok(Plan {
-        message: opt_str(obj, "message")?
-            .unwrap_or(DEFAULT_MESSAGE)
-            .to_owned(),
+        message: opt_str(obj, "message")?.unwrap_or(DEFAULT_MESSAGE).to_owned(),
         retryable: opt_bool(obj, "retryable")?.unwrap_or(true),
         fail_first: opt_integer(obj, "fail_first", 0..=100)?,
     })
@@ -92,28 +86,16 @@ mod tests {
     #[test]
     fn fail_uses_the_message_and_retryable_flag() {
         let payload = json!({"message": "boom", "retryable": false});
-        assert_eq!(
-            attempt(&payload, 1).unwrap_err(),
-            TaskError::permanent("boom")
-        );
+        assert_eq!(attempt(&payload, 1).unwrap_err(), TaskError::permanent("boom"));
     }
 
     #[test]
     fn fail_first_fails_the_first_attempts_then_succeeds() {
         let payload = json!({"fail_first": 2, "message": "flaky"});
-        assert_eq!(
-            attempt(&payload, 1).unwrap_err(),
-            TaskError::retryable("flaky")
-        );
-        assert_eq!(
-            attempt(&payload, 2).unwrap_err(),
-            TaskError::retryable("flaky")
-        );
+        assert_eq!(attempt(&payload, 1).unwrap_err(), TaskError::retryable("flaky"));
+        assert_eq!(attempt(&payload, 2).unwrap_err(), TaskError::retryable("flaky"));
         assert_eq!(attempt(&payload, 3).unwrap(), json!({"attempts": 3}));
-        assert_eq!(
-            attempt(&json!({"fail_first": 0}), 1).unwrap(),
-            json!({"attempts": 1})
-        );
+        assert_eq!(attempt(&json!({"fail_first": 0}), 1).unwrap(), json!({"attempts": 1}));
     }
 
     #[test]

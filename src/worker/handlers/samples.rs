@@ -24,9 +24,7 @@ pub(super) type Object = Map<String, Value>;
 
 /// The payload as a JSON object, or an error on `payload`.
 pub(super) fn object(payload: &Value) -> Result<&Object, TaskError> {
-    payload
-        .as_object()
-        .ok_or_else(|| TaskError::invalid("", "must be a JSON object"))
+    payload.as_object().ok_or_else(|| TaskError::invalid("", "must be a JSON object"))
 }
 
 /// `value` unless it is `None`, in which case `field` is reported as missing.
@@ -87,9 +85,7 @@ pub(super) fn opt_integer(
     field: &str,
     range: RangeInclusive<i64>,
 ) -> Result<Option<i64>, TaskError> {
-    get(obj, field)
-        .map(|v| integer(v, field, range))
-        .transpose()
+    get(obj, field).map(|v| integer(v, field, range)).transpose()
 }
 
 /// An optional boolean field.
@@ -140,21 +136,15 @@ impl Spread {
     pub fn of(xs: &[f64]) -> Self {
         let n = xs.len().max(1) as f64;
         let max_abs = xs.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
-        let scale = if max_abs > 1e100 || (max_abs > 0.0 && max_abs < 1e-100) {
-            max_abs
-        } else {
-            1.0
-        };
+        let scale =
+            if max_abs > 1e100 || (max_abs > 0.0 && max_abs < 1e-100) { max_abs } else { 1.0 };
         let rough = xs.iter().map(|x| x / scale).sum::<f64>() / n;
         let (sum, sum_sq) = xs.iter().fold((0.0, 0.0), |(s, s2), x| {
             let d = x / scale - rough;
             (s + d, s2 + d * d)
         });
         let variance = ((sum_sq - sum * sum / n) / n).max(0.0);
-        Self {
-            mean: (rough + sum / n) * scale,
-            stddev: variance.sqrt() * scale,
-        }
+        Self { mean: (rough + sum / n) * scale, stddev: variance.sqrt() * scale }
     }
 
     /// The z-score of `x`, `(x - mean) / stddev`; infinite or NaN when `stddev` is 0.

@@ -1,0 +1,127 @@
+//! The standard `make bench` scenarios, with the same machine's raw Redis figures
+//! (redis-benchmark against the same Redis) printed beside them.
+
+use std::process::Command;
+
+use anyhow::Context;
+
+use super::report::{Summary, table};
+use super::{BenchArgs, load};
+
+/// Reads Redis CPU time and memory (INFO) for per-task figures.
+pub struct RedisProbe {
+    client: redis::Client,
+}
+
+/// One INFO sample.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisSample {
+    /// used_cpu_user + used_cpu_sys, seconds.
+    pub cpu_s: f64,
+    /// used_memory, bytes.
+    pub memory_bytes: f64,
+}
+
+impl RedisProbe {
+    /// A probe of the Redis at `url`.
+    pub fn new(url: &str) -> anyhow::Result<Self> {
+        Ok(Self { client: redis::Client::open(url)? })
+    }
+
+    /// Samples INFO now.
+    pub fn sample(&self) -> anyhow::Result<RedisSample> {
+        let mut conn = self.client.get_connection()?;
+        let info: String = redis::cmd("INFO").query(&mut conn)?;
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        Ok(RedisSample {
+            cpu_s: field("used_cpu_user") + field("used_cpu_sys"),
+            memory_bytes: field("used_memory"),
+        })
+    }
+}
+
+/// redis-benchmark throughput (requests/s) of `tests` against the Redis at `url`.
+fn redis_benchmark(url: &str, pipeline: u32) -> anyhow::Result<Vec<(String, f64)>> {
+    let address = url.trim_start_matches("redis://").trim_end_matches('/');
+    let (host, port) = address.rsplit_once(':').context("--redis-url must be redis://host:port")?;
+    let output = Command::new("redis-benchmark")
+        .args(["-h", host, "-p", port, "-c", "50", "-n", "200000", "-P", &pipeline.to_string()])
+        .args(["-t", "set,lpush,zadd,hset", "--csv"])
+        .output()
+        .context("redis-benchmark is not installed (package redis-tools)")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cells = line.split(',').map(|c| c.trim_matches('"'));
+            let test = cells.next()?.to_owned();
+            let rps = cells.next()?.parse().ok()?;
+            Some((test, rps))
+        })
+        .collect())
+}
+
+/// Runs every scenario in order and prints the table.
+pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
+    let url = base.redis_url.clone().context("--suite needs --redis-url")?;
+    eprintln!("raw Redis: redis-benchmark, 50 clients, unpipelined and pipelined 16");
+    let raw = redis_benchmark(&url, 1)?;
+    let piped = redis_benchmark(&url, 16)?;
+    let scenarios: Vec<(&str, BenchArgs)> = vec![
+        (
+            "backlog: 200k via batches of 100, workers paused, then drained",
+            BenchArgs { tasks: 200_000, batch: 100, concurrency: 8, backlog: true, ..base.clone() },
+        ),
+        (
+            "closed loop: single POST /tasks, 64 connections, 200k",
+            BenchArgs { tasks: 200_000, batch: 1, concurrency: 64, ..base.clone() },
+        ),
+        (
+            "closed loop: batches of 100, 200k",
+            BenchArgs { tasks: 200_000, batch: 100, concurrency: 8, ..base.clone() },
+        ),
+        (
+            "open loop: 500 tasks/s for 20 s",
+            BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..base.clone() },
+        ),
+        (
+            "open loop: 5,000 tasks/s for 20 s",
+            BenchArgs { rate: Some(5000), duration_s: 20, batch: 1, ..base.clone() },
+        ),
+    ];
+    let mut rows: Vec<Summary> = Vec::new();
+    for (name, args) in scenarios {
+        eprintln!("scenario: {name}");
+        rows.push(load::scenario(&args, name).await?);
+    }
+    if base.json {
+        let raw: Vec<_> = raw.iter().chain(&piped).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"redis_benchmark": raw, "scenarios": rows})
+            )?
+        );
+        return Ok(());
+    }
+    println!("\nRaw Redis on this machine (redis-benchmark -c 50 -n 200000), requests/s:\n");
+    println!("| command | unpipelined | pipelined (16) |\n|---|---:|---:|");
+    for (test, rps) in &raw {
+        let p = piped.iter().find(|(t, _)| t == test).map_or(0.0, |(_, r)| *r);
+        println!("| {test} | {rps:.0} | {p:.0} |");
+    }
+    println!("\nttp (noop tasks, results kept):\n\n{}", table(&rows));
+    if let Some((_, set)) = raw.iter().find(|(t, _)| t == "SET") {
+        println!("Ratios to unpipelined SET ({set:.0}/s): finished/s ÷ SET/s");
+        for r in &rows {
+            println!("- {}: {:.3}", r.scenario, r.finished_per_s / set);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Integration tests: one binary (one link step) with a module per area. Every test
+//! starts its own real `redis-server` and talks to ttp over real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+mod kinds;
+mod lifecycle;
+mod metrics;
+mod outage;
+mod priority;
+mod processes;
+
+/// Path of the `ttp` binary built for these tests.
+pub const TTP_BIN: &str = env!("CARGO_BIN_EXE_ttp");
