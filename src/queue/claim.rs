@@ -1,6 +1,5 @@
-//! Claiming work: pop ready tasks into the lease set (claim.lua), then mark them running
-//! and count the attempt (start.lua). Two calls because the task hashes' keys are only
-//! known after the pop, and every key a script touches must be declared in KEYS.
+//! Claiming work: pop ready tasks into the lease set (claim.lua), then read what the
+//! worker needs of them in one pipelined round trip.
 
 use std::time::Duration;
 
@@ -14,7 +13,8 @@ use crate::task::{QueueName, TaskId, now_ms};
 pub struct ClaimedTask {
     /// Its id.
     pub id: TaskId,
-    /// This attempt's number (1-based); also the lease's fencing token.
+    /// This attempt's number (1-based). `attempt - 1` attempts ended before it: that
+    /// count is the lease's fencing token.
     pub attempt: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
@@ -32,7 +32,9 @@ pub struct ClaimedTask {
     pub started_at_ms: i64,
 }
 
-type StartReply = Option<(u32, u32, String, String, u64, i64, Option<i64>, u8)>;
+const CLAIM_FIELDS: [&str; 8] = ["state", "att", "max", "kind", "payload", "timeout", "created", "run_at"];
+
+type ClaimRow = (Option<String>, Option<u32>, Option<u32>, Option<String>, Option<String>, Option<u64>, Option<i64>, Option<i64>);
 
 impl Queue {
     /// Claims up to `max` ready tasks of `queue` under a lease of `lease`; empty when
@@ -43,55 +45,35 @@ impl Queue {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<ClaimedTask>, QueueError> {
-        let deadline = now_ms() + lease.as_millis() as i64;
+        let now = now_ms();
         let mut call = self.scripts.claim.prepare_invoke();
         call.key(self.keys.pending(queue))
             .key(self.keys.leased(queue))
             .key(self.keys.paused(queue))
             .key(self.keys.wake(queue))
+            .key(self.keys.started(queue))
             .arg(max)
-            .arg(deadline);
+            .arg(now + lease.as_millis() as i64)
+            .arg(now);
         let ids: Vec<String> =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<TaskId> = ids.iter().filter_map(|id| TaskId::parse(id)).collect();
-        self.start(queue, ids).await
-    }
-
-    async fn start(
-        &self,
-        queue: &QueueName,
-        ids: Vec<TaskId>,
-    ) -> Result<Vec<ClaimedTask>, QueueError> {
-        let now = now_ms();
-        let mut call = self.scripts.start.prepare_invoke();
-        call.key(self.keys.leased(queue)).arg(now);
-        for id in &ids {
-            call.key(self.keys.task(id)).arg(id.as_str());
-        }
-        let replies: Vec<StartReply> =
-            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        Ok(ids
-            .into_iter()
-            .zip(replies)
-            .filter_map(|(id, reply)| {
-                let (attempt, max_attempts, kind, payload, timeout_ms, created, run_at, _prio) =
-                    reply?;
-                Some(ClaimedTask {
-                    id,
-                    attempt,
-                    max_attempts,
-                    kind,
-                    payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-                    timeout_ms,
-                    created_at_ms: created,
-                    ready_at_ms: run_at.unwrap_or(created),
-                    started_at_ms: now,
-                })
+        let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
+        let rows: Vec<ClaimRow> = self
+            .redis
+            .call(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for hash in &hashes {
+                    pipe.cmd("HMGET").arg(hash).arg(&CLAIM_FIELDS);
+                }
+                pipe.query_async(&mut c).await
             })
-            .collect())
+            .await?;
+        // A task whose hash is gone (deleted by hand) stays leased; the reaper forgets it.
+        Ok(ids.into_iter().zip(rows).filter_map(|(id, row)| claimed(id, row, now)).collect())
     }
 
     /// Extends the leases of tasks this process still runs (`ZADD XX`: a lease the reaper
@@ -113,4 +95,23 @@ impl Queue {
         }
         self.redis.call(|mut c| async move { cmd.query_async::<()>(&mut c).await }).await
     }
+}
+
+fn claimed(id: TaskId, row: ClaimRow, now: i64) -> Option<ClaimedTask> {
+    let (state, ended, max_attempts, kind, payload, timeout_ms, created, run_at) = row;
+    if state.as_deref() != Some("queued") {
+        return None;
+    }
+    let created = created?;
+    Some(ClaimedTask {
+        id,
+        attempt: ended? + 1,
+        max_attempts: max_attempts?,
+        kind: kind?,
+        payload: payload.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(Value::Null),
+        timeout_ms: timeout_ms?,
+        created_at_ms: created,
+        ready_at_ms: run_at.unwrap_or(created),
+        started_at_ms: now,
+    })
 }

@@ -42,6 +42,11 @@ impl Keys {
         self.queue_key(queue, "leased")
     }
 
+    /// Start time of each running attempt: task id → ms.
+    pub fn started(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "started")
+    }
+
     /// Failed tasks (the dead-letter list), by failure time.
     pub fn dead(&self, queue: &QueueName) -> String {
         self.queue_key(queue, "dead")

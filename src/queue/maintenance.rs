@@ -5,7 +5,7 @@
 //! known after the read. The re-check makes the gap harmless.
 
 use super::{Action, Fence, Queue, QueueError, Settlement};
-use crate::task::{QueueName, RetryPolicy, State, TaskId, now_ms};
+use crate::task::{QueueName, RetryPolicy, TaskId, now_ms};
 
 /// What a promotion pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,21 +88,32 @@ impl Queue {
             return Ok(Reaped { reaped: 0, next_deadline_ms: first_score(&next) });
         }
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
-        let states: Vec<(Option<String>, Option<u32>, Option<u32>)> = self
+        let started_key = self.keys.started(queue);
+        let id_texts: Vec<&str> = ids.iter().map(TaskId::as_str).collect();
+        let rows: Vec<(Option<String>, Option<u32>, Option<u32>, Option<i64>)> = self
             .redis
             .call(|mut c| async move {
                 let mut pipe = redis::pipe();
-                for hash in &hashes {
+                for (hash, id) in hashes.iter().zip(&id_texts) {
                     pipe.cmd("HMGET").arg(hash).arg(&["state", "att", "max"]);
+                    pipe.cmd("HGET").arg(&started_key).arg(*id);
                 }
-                pipe.query_async(&mut c).await
+                let flat: Vec<redis::Value> = pipe.query_async(&mut c).await?;
+                flat.chunks(2)
+                    .map(|pair| {
+                        let (state, att, max): (Option<String>, Option<u32>, Option<u32>) =
+                            redis::from_redis_value_ref(&pair[0])?;
+                        let started: Option<i64> = redis::from_redis_value_ref(&pair[1])?;
+                        Ok((state, att, max, started))
+                    })
+                    .collect()
             })
             .await?;
         let items: Vec<Settlement> = ids
             .into_iter()
-            .zip(states)
-            .filter_map(|(id, (state, att, max))| {
-                reap_decision(id, state?.parse().ok()?, att?, max?, policy, now)
+            .zip(rows)
+            .map(|(id, (state, ended, max, started))| {
+                reap_decision(id, state.as_deref(), ended.unwrap_or(0), max.unwrap_or(1), started.unwrap_or(now), policy, now)
             })
             .collect();
         let applied = self.settle(queue, &items).await?;
@@ -113,25 +124,26 @@ impl Queue {
 
 fn reap_decision(
     id: TaskId,
-    state: State,
-    attempt: u32,
+    state: Option<&str>,
+    ended: u32,
     max: u32,
+    started_at_ms: i64,
     policy: RetryPolicy,
     now: i64,
-) -> Option<Settlement> {
-    let fence = Fence { state, attempt, lease_expired: true };
+) -> Settlement {
+    let attempt = ended + 1;
+    let fence = Fence { attempt, lease_expired: true, started_at_ms };
     let action = match state {
-        State::Queued => Action::Requeue,
-        State::Running if attempt >= max => Action::Fail(format!(
+        Some("queued") if attempt >= max => Action::Fail(format!(
             "lease expired on attempt {attempt} of {max}: the worker stopped renewing it (crash, kill or stall)"
         )),
-        State::Running => Action::Retry {
+        Some("queued") => Action::Retry {
             due_ms: now + policy.backoff(attempt).as_millis() as i64,
             error: format!(
                 "lease expired on attempt {attempt}: the worker stopped renewing it (crash, kill or stall)"
             ),
         },
-        _ => return None,
+        _ => Action::Forget,
     };
-    Some(Settlement { id, fence, action })
+    Settlement { id, fence, action }
 }

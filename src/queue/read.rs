@@ -3,7 +3,7 @@
 use redis::AsyncCommands;
 
 use super::{Queue, QueueError, fields};
-use crate::task::{QueueName, TaskId, TaskRecord};
+use crate::task::{QueueName, State, TaskId, TaskRecord};
 
 /// Counts of one queue's structures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,16 +21,38 @@ pub struct QueueStats {
 }
 
 impl Queue {
-    /// The record of `id`; `None` when unknown or expired.
+    /// The record of `id`; `None` when unknown or expired. A task in the lease set is
+    /// shown `running`, with the attempt in progress counted and its start time.
     pub async fn get(&self, id: &TaskId) -> Result<Option<TaskRecord>, QueueError> {
-        let key = self.keys.task(id);
-        let values: Vec<Option<String>> = self
+        let (key, leased, started) =
+            (self.keys.task(id), self.keys.leased(id.queue()), self.keys.started(id.queue()));
+        let member = id.to_string();
+        let (values, lease, started_ms): (Vec<Option<String>>, Option<f64>, Option<i64>) = self
             .redis
             .call(|mut c| async move {
-                redis::cmd("HMGET").arg(key).arg(&fields::ALL).query_async(&mut c).await
+                redis::pipe()
+                    .cmd("HMGET")
+                    .arg(&key)
+                    .arg(&fields::ALL)
+                    .cmd("ZSCORE")
+                    .arg(&leased)
+                    .arg(&member)
+                    .cmd("HGET")
+                    .arg(&started)
+                    .arg(&member)
+                    .query_async(&mut c)
+                    .await
             })
             .await?;
-        fields::record_from_values(id, values)
+        let record = fields::record_from_values(id, values)?;
+        Ok(record.map(|mut record| {
+            if record.state == State::Queued && lease.is_some() {
+                record.state = State::Running;
+                record.attempts += 1;
+                record.started_at_ms = started_ms.or(record.started_at_ms);
+            }
+            record
+        }))
     }
 
     /// Counts of `queue`.

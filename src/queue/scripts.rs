@@ -18,11 +18,9 @@ fn load(body: &str) -> Script {
 pub struct Scripts {
     /// New tasks into pending or scheduled.
     pub enqueue: Script,
-    /// Pending tasks into the lease set.
+    /// Pending tasks into the lease set (running).
     pub claim: Script,
-    /// Claimed tasks marked running, attempt counted.
-    pub start: Script,
-    /// Outcomes applied: succeed, retry, fail, release, requeue.
+    /// Attempts ended: succeed, retry, fail, release, forget.
     pub settle: Script,
     /// Due scheduled tasks into pending.
     pub promote: Script,
@@ -38,7 +36,6 @@ impl Scripts {
         Self {
             enqueue: load(include_str!("lua/enqueue.lua")),
             claim: load(include_str!("lua/claim.lua")),
-            start: load(include_str!("lua/start.lua")),
             settle: load(include_str!("lua/settle.lua")),
             promote: load(include_str!("lua/promote.lua")),
             cancel: load(include_str!("lua/cancel.lua")),

@@ -1,31 +1,32 @@
-//! Applying attempt outcomes (settle.lua): success, retry, failure, shutdown hand-back
-//! and requeue, fenced by the attempt number so a late answer never overwrites a newer
-//! attempt.
+//! Ending attempts (settle.lua): success, retry, failure, shutdown hand-back, and
+//! dropping stale leases — fenced by the attempt count, so a late
+//! answer never overwrites a newer attempt.
 
 use serde_json::Value;
 
 use super::{Queue, QueueError};
-use crate::task::{QueueName, State, TaskId, now_ms};
+use crate::task::{QueueName, TaskId, now_ms};
 
 /// What must still hold for an action to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fence {
-    /// The state the task must be in.
-    pub state: State,
-    /// The attempt counter it must have.
+    /// The running attempt's number (1-based): the task must still be leased with
+    /// `attempt - 1` attempts ended.
     pub attempt: u32,
     /// Whether its lease must have expired (the reaper's condition).
     pub lease_expired: bool,
+    /// When the attempt started (stored as the task's `started`).
+    pub started_at_ms: i64,
 }
 
 impl Fence {
-    /// The fence of a worker that holds attempt `attempt`.
-    pub fn holder(attempt: u32) -> Self {
-        Self { state: State::Running, attempt, lease_expired: false }
+    /// The fence of a worker running attempt `attempt`, started at `started_at_ms`.
+    pub fn holder(attempt: u32, started_at_ms: i64) -> Self {
+        Self { attempt, lease_expired: false, started_at_ms }
     }
 }
 
-/// What to do with a task whose attempt ended.
+/// How an attempt ends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Store the result; the task expires after its result TTL.
@@ -41,8 +42,8 @@ pub enum Action {
     Fail(String),
     /// Shutdown hand-back: to the front of its priority, attempt not counted.
     Release,
-    /// A claim whose start never ran: back to pending.
-    Requeue,
+    /// A stale lease (the task is gone, or in a state that is not running): drop it.
+    Forget,
 }
 
 /// One action on one task.
@@ -58,7 +59,7 @@ pub struct Settlement {
 
 impl Queue {
     /// Applies settlements of one queue in one call; per item, whether it applied
-    /// (false: the fence did not hold, e.g. the lease was lost).
+    /// (false: the fence did not hold, e.g. the lease was lost or already settled).
     pub async fn settle(
         &self,
         queue: &QueueName,
@@ -72,7 +73,7 @@ impl Queue {
             .key(self.keys.pending(queue))
             .key(self.keys.scheduled(queue))
             .key(self.keys.dead(queue))
-            .key(self.keys.seq(queue))
+            .key(self.keys.started(queue))
             .key(self.keys.wake(queue))
             .key(self.keys.timer(queue))
             .arg(now_ms())
@@ -85,14 +86,14 @@ impl Queue {
                 Action::Retry { due_ms, error } => ("retry", error.clone(), *due_ms),
                 Action::Fail(error) => ("fail", error.clone(), 0),
                 Action::Release => ("release", String::new(), 0),
-                Action::Requeue => ("requeue", String::new(), 0),
+                Action::Forget => ("forget", String::new(), 0),
             };
             call.key(self.keys.task(&item.id))
                 .arg(item.id.as_str())
                 .arg(name)
-                .arg(item.fence.state.as_str())
-                .arg(item.fence.attempt)
+                .arg(item.fence.attempt.saturating_sub(1))
                 .arg(u8::from(item.fence.lease_expired))
+                .arg(item.fence.started_at_ms)
                 .arg(text)
                 .arg(due);
         }

@@ -45,7 +45,7 @@ pub async fn execute(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaph
     let timed_out = matches!(ended, Ended::TimedOut(_));
     let action = decide(&shared, &task, ended);
     record_outcome(&shared, &task, &action, timed_out);
-    let settlement = Settlement { id: task.id, fence: Fence::holder(task.attempt), action };
+    let settlement = Settlement { id: task.id, fence: Fence::holder(task.attempt, task.started_at_ms), action };
     if shared.outcomes.send(settlement).is_err() {
         tracing::error!("completer stopped before an outcome was written; the lease will expire");
     }
@@ -110,7 +110,7 @@ fn record_outcome(shared: &Shared, task: &ClaimedTask, action: &Action, timed_ou
             count(outcome::RETRIED);
             None
         }
-        Action::Release | Action::Requeue => None,
+        Action::Release | Action::Forget => None,
     };
     if let Some(label) = terminal {
         count(label);

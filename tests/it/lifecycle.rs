@@ -137,7 +137,7 @@ async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
 
     let late = Settlement {
         id: TaskId::parse(&id).unwrap(),
-        fence: Fence::holder(1),
+        fence: Fence::holder(1, 0),
         action: Action::Succeed(json!("late")),
     };
     let applied = api.queue.settle(&default_queue(), &[late]).await.unwrap();
@@ -198,6 +198,18 @@ pub(crate) fn task_field(conn: &mut redis::Connection, id: &str, field: &str) ->
 
 /// Polls the stored state of every task in `ids` until all are `state`; panics with the
 /// stragglers after `within`.
+/// The state as stored: a task in the lease set is running (its hash keeps `queued`
+/// until the attempt ends).
+fn stored_state(conn: &mut redis::Connection, id: &str) -> Option<String> {
+    let state = task_field(conn, id, "state")?;
+    let leased: Option<f64> = redis::cmd("ZSCORE")
+        .arg(default_keys().leased(&default_queue()))
+        .arg(id)
+        .query(conn)
+        .unwrap();
+    Some(if state == "queued" && leased.is_some() { "running".into() } else { state })
+}
+
 pub(crate) async fn wait_stored_state(
     redis: &RedisServer,
     ids: &[String],
@@ -209,7 +221,7 @@ pub(crate) async fn wait_stored_state(
     loop {
         let behind: Vec<(&String, Option<String>)> = ids
             .iter()
-            .map(|id| (id, task_field(&mut conn, id, "state")))
+            .map(|id| (id, stored_state(&mut conn, id)))
             .filter(|(_, s)| s.as_deref() != Some(state))
             .collect();
         if behind.is_empty() {

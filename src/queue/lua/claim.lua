@@ -1,20 +1,27 @@
 -- claim.lua: take up to N ready tasks, highest priority first, under a lease.
--- The tasks' hashes are not touched here (their keys are not known before the pop);
--- start.lua marks them running in the same round of the worker. A task popped here whose
--- start never ran is still in the lease set with state `queued`; the reaper requeues it.
--- KEYS[1] pending zset, KEYS[2] leased zset, KEYS[3] paused flag, KEYS[4] wake list
--- ARGV[1] max count, ARGV[2] lease deadline ms
+-- A claimed task is running: it is in the lease set and has a start time in the started
+-- hash; its own hash keeps state `queued` and its attempt count until the attempt ends
+-- (settle.lua counts it then; the reaper counts it if the worker died). Writing nothing
+-- per task here keeps a claim O(1) Redis calls however many tasks it takes, and the task
+-- hashes' keys, unknown before the pop, are never needed.
+-- KEYS[1] pending zset, KEYS[2] leased zset, KEYS[3] paused flag, KEYS[4] wake list,
+-- KEYS[5] started hash (task id → start ms)
+-- ARGV[1] max count, ARGV[2] lease deadline ms, ARGV[3] now ms
 -- returns: the claimed ids
 if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 if #popped == 0 then return {} end
-local ids, lease = {}, {}
+local ids, lease, started = {}, {}, {}
 for i = 1, #popped, 2 do
-  ids[#ids + 1] = popped[i]
+  local id = popped[i]
+  ids[#ids + 1] = id
   lease[#lease + 1] = ARGV[2]
-  lease[#lease + 1] = popped[i]
+  lease[#lease + 1] = id
+  started[#started + 1] = id
+  started[#started + 1] = ARGV[3]
 end
 redis.call('ZADD', KEYS[2], unpack(lease))
+redis.call('HSET', KEYS[5], unpack(started))
 -- More work remains: pass the wake-up on so another idle worker claims it.
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[4]) end
 return ids

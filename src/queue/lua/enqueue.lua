@@ -31,17 +31,19 @@ for i = 1, n do
   else
     len = len + 1
     if fingerprint then redis.call('SET', idem, id .. '\n' .. fingerprint, 'EX', ttl) end
-    redis.call('HSET', hash, 'kind', ARGV[b + 4], 'payload', ARGV[b + 5], 'prio', prio,
-      'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ttl, 'created', ARGV[b + 11])
-    if run_at > now then
-      redis.call('HSET', hash, 'state', 'scheduled', 'run_at', run_at)
+    local state = (run_at > now) and 'scheduled' or 'queued'
+    local fields = {'kind', ARGV[b + 4], 'payload', ARGV[b + 5], 'prio', prio, 'state', state,
+      'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ttl, 'created', ARGV[b + 11]}
+    if state == 'scheduled' then
+      fields[#fields + 1] = 'run_at'
+      fields[#fields + 1] = run_at
       redis.call('ZADD', KEYS[2], run_at, id)
       later, out[i] = true, {2, id}
     else
-      redis.call('HSET', hash, 'state', 'queued')
       redis.call('ZADD', KEYS[1], pending_score(prio, seq + i), id)
       ready, out[i] = true, {1, id}
     end
+    redis.call('HSET', hash, unpack(fields))
   end
 end
 if ready then wake(KEYS[4]) end

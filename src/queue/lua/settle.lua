@@ -1,58 +1,68 @@
--- settle.lua: apply the outcome of attempts, one action per task, so that a batch of
--- mixed outcomes is a single call. Each action is fenced: it applies only while the task
--- is still in the lease set in the expected state and attempt, so a late answer from a
--- worker that lost its lease never overwrites a newer attempt.
--- KEYS[1] leased, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] dead, KEYS[5] seq,
+-- settle.lua: end attempts, one action per task, so that a batch of mixed outcomes is a
+-- single call. Each action is fenced: it applies only while the task is still leased
+-- with the attempt count the caller saw when it claimed the task, so a late answer from
+-- a worker that lost its lease never overwrites a newer attempt.
+-- KEYS[1] leased, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] dead, KEYS[5] started hash,
 -- KEYS[6] wake, KEYS[7] timer, KEYS[7+i] hash of task i
 -- ARGV[1] now_ms, ARGV[2] dead_ttl_s, ARGV[3] dead_max, ARGV[4] channel that hears of
 -- finished tasks (long-poll waiters), then 7 values per task:
---   id, action, expected state, expected attempt, lease must have expired (1/0), text, due ms
+--   id, action, attempts counted before this attempt (the fence), lease must have
+--   expired (1/0), start ms of the attempt, text, due ms
 -- actions: succeed (text = result json; the hash expires after its own ttl field)
---          retry   (text = error)                    → scheduled at due ms
---          fail    (text = error)                    → failed, dead-letter list
---          release (shutdown hand-back: attempt not counted) → front of pending
---          requeue (claimed but never started)       → pending
+--          retry   (text = error)  → scheduled at due ms, attempt counted
+--          fail    (text = error)  → failed, dead-letter list, attempt counted
+--          release (shutdown hand-back) → front of its priority, attempt not counted
+--          forget  (stale lease: the task is gone or not running) → off the lease set
 -- returns: per task 1 applied, 0 fenced off
 local now, dead_ttl, dead_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local out, ready, later, died, done = {}, false, false, false, {}
+local out, ready, later, died, done, ended = {}, false, false, false, {}, {}
 for i = 1, (#ARGV - 4) / 7 do
   local b = 4 + (i - 1) * 7
-  local id, action, want_state, want_att = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local text, num, hash = ARGV[b + 6], ARGV[b + 7], KEYS[7 + i]
-  local lease = redis.call('ZSCORE', KEYS[1], id)
+  local id, action, want_att, expired = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local started, text, hash = ARGV[b + 5], ARGV[b + 6], KEYS[7 + i]
   local cur = redis.call('HMGET', hash, 'state', 'att', 'prio', 'ttl')
-  local ok = lease and cur[1] == want_state and cur[2] == want_att
-    and (ARGV[b + 5] == '0' or tonumber(lease) <= now)
+  local ok
+  if action == 'forget' then
+    ok = cur[1] ~= 'queued'
+  else
+    ok = cur[1] == 'queued' and cur[2] == want_att
+  end
+  if ok and expired == '1' then
+    local lease = redis.call('ZSCORE', KEYS[1], id)
+    ok = lease and tonumber(lease) <= now
+  end
+  -- ZREM both checks and ends the lease: 0 means someone else already ended it.
+  ok = ok and redis.call('ZREM', KEYS[1], id) == 1
   out[i] = 0
   if ok then
     out[i] = 1
-    redis.call('ZREM', KEYS[1], id)
+    ended[#ended + 1] = id
+    local att = tonumber(want_att) + 1
     if action == 'succeed' then
-      redis.call('HSET', hash, 'state', 'succeeded', 'result', text, 'finished', now)
+      redis.call('HSET', hash, 'state', 'succeeded', 'result', text, 'att', att,
+        'started', started, 'finished', now)
       redis.call('EXPIRE', hash, cur[4])
       done[#done + 1] = id
     elseif action == 'retry' then
-      redis.call('HSET', hash, 'state', 'scheduled', 'run_at', num, 'error', text)
-      redis.call('ZADD', KEYS[3], num, id)
+      local due = ARGV[b + 7]
+      redis.call('HSET', hash, 'state', 'scheduled', 'run_at', due, 'error', text, 'att', att,
+        'started', started)
+      redis.call('ZADD', KEYS[3], due, id)
       later = true
     elseif action == 'fail' then
-      redis.call('HSET', hash, 'state', 'failed', 'error', text, 'finished', now)
+      redis.call('HSET', hash, 'state', 'failed', 'error', text, 'att', att,
+        'started', started, 'finished', now)
       redis.call('EXPIRE', hash, dead_ttl)
       redis.call('ZADD', KEYS[4], now, id)
       died = true
       done[#done + 1] = id
     elseif action == 'release' then
-      redis.call('HINCRBY', hash, 'att', -1)
-      redis.call('HSET', hash, 'state', 'queued')
-      redis.call('HDEL', hash, 'started')
       redis.call('ZADD', KEYS[2], pending_score(cur[3], 0), id)
-      ready = true
-    else -- requeue
-      redis.call('ZADD', KEYS[2], pending_score(cur[3], redis.call('INCR', KEYS[5])), id)
       ready = true
     end
   end
 end
+if #ended > 0 then redis.call('HDEL', KEYS[5], unpack(ended)) end
 if ready then wake(KEYS[6]) end
 if later then wake(KEYS[7]) end
 if died then trim_dead(KEYS[4], now, dead_ttl, dead_max) end
