@@ -12,7 +12,7 @@
 local now, max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local len = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
-local out, ready, later = {}, false, false
+local out, ready, later = {}, {}, {}
 for i = 1, n do
   local b = 3 + (i - 1) * 11
   local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 8]
@@ -37,15 +37,23 @@ for i = 1, n do
     if state == 'scheduled' then
       fields[#fields + 1] = 'run_at'
       fields[#fields + 1] = run_at
-      redis.call('ZADD', KEYS[2], run_at, id)
-      later, out[i] = true, {2, id}
+      later[#later + 1] = run_at
+      later[#later + 1] = id
+      out[i] = {2, id}
     else
-      redis.call('ZADD', KEYS[1], pending_score(prio, seq + i), id)
-      ready, out[i] = true, {1, id}
+      ready[#ready + 1] = pending_score(prio, seq + i)
+      ready[#ready + 1] = id
+      out[i] = {1, id}
     end
     redis.call('HSET', hash, unpack(fields))
   end
 end
-if ready then wake(KEYS[4]) end
-if later then wake(KEYS[5]) end
+if #ready > 0 then
+  redis.call('ZADD', KEYS[1], unpack(ready))
+  wake(KEYS[4])
+end
+if #later > 0 then
+  redis.call('ZADD', KEYS[2], unpack(later))
+  wake(KEYS[5])
+end
 return out
