@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Queue, QueueError};
+use super::{Holder, Queue, QueueError};
 use crate::task::{QueueName, TaskId, now_ms};
 
 /// A task a worker now holds under a lease.
@@ -13,8 +13,9 @@ use crate::task::{QueueName, TaskId, now_ms};
 pub struct ClaimedTask {
     /// Its id.
     pub id: TaskId,
-    /// This attempt's number (1-based). `attempt - 1` attempts ended before it: that
-    /// count is the lease's fencing token.
+    /// The claim's fencing token: outcomes apply only while the lease is this claim's.
+    pub token: u64,
+    /// This attempt's number (1-based).
     pub attempt: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
@@ -30,11 +31,40 @@ pub struct ClaimedTask {
     pub ready_at_ms: i64,
     /// When this attempt started.
     pub started_at_ms: i64,
+    /// Its priority (for a shutdown hand-back).
+    pub priority: u8,
+    /// Its result TTL (for a success).
+    pub result_ttl_s: u64,
 }
 
-const CLAIM_FIELDS: [&str; 8] = ["state", "att", "max", "kind", "payload", "timeout", "created", "run_at"];
+impl ClaimedTask {
+    /// What a settlement of this attempt must carry.
+    pub fn holder(&self) -> Holder {
+        Holder {
+            token: self.token,
+            attempt: self.attempt,
+            started_at_ms: self.started_at_ms,
+            priority: self.priority,
+            result_ttl_s: self.result_ttl_s,
+        }
+    }
+}
 
-type ClaimRow = (Option<String>, Option<u32>, Option<u32>, Option<String>, Option<String>, Option<u64>, Option<i64>, Option<i64>);
+const CLAIM_FIELDS: [&str; 10] =
+    ["state", "att", "max", "kind", "payload", "timeout", "created", "run_at", "prio", "ttl"];
+
+type ClaimRow = (
+    Option<String>,
+    Option<u32>,
+    Option<u32>,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    Option<i64>,
+    Option<i64>,
+    Option<u8>,
+    Option<u64>,
+);
 
 impl Queue {
     /// Claims up to `max` ready tasks of `queue` under a lease of `lease`; empty when
@@ -52,14 +82,16 @@ impl Queue {
             .key(self.keys.paused(queue))
             .key(self.keys.wake(queue))
             .key(self.keys.started(queue))
+            .key(self.keys.seq(queue))
             .arg(max)
             .arg(now + lease.as_millis() as i64)
             .arg(now);
-        let ids: Vec<String> =
+        let reply: Vec<String> =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        if ids.is_empty() {
+        let Some((token, ids)) = reply.split_first() else {
             return Ok(Vec::new());
-        }
+        };
+        let token: u64 = token.parse().map_err(|_| QueueError::Corrupt("bad claim token".into()))?;
         let ids: Vec<TaskId> = ids.iter().filter_map(|id| TaskId::parse(id)).collect();
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         let rows: Vec<ClaimRow> = self
@@ -73,7 +105,7 @@ impl Queue {
             })
             .await?;
         // A task whose hash is gone (deleted by hand) stays leased; the reaper forgets it.
-        Ok(ids.into_iter().zip(rows).filter_map(|(id, row)| claimed(id, row, now)).collect())
+        Ok(ids.into_iter().zip(rows).filter_map(|(id, row)| claimed(id, row, token, now)).collect())
     }
 
     /// Extends the leases of tasks this process still runs (`ZADD XX`: a lease the reaper
@@ -97,14 +129,15 @@ impl Queue {
     }
 }
 
-fn claimed(id: TaskId, row: ClaimRow, now: i64) -> Option<ClaimedTask> {
-    let (state, ended, max_attempts, kind, payload, timeout_ms, created, run_at) = row;
+fn claimed(id: TaskId, row: ClaimRow, token: u64, now: i64) -> Option<ClaimedTask> {
+    let (state, ended, max_attempts, kind, payload, timeout_ms, created, run_at, prio, ttl) = row;
     if state.as_deref() != Some("queued") {
         return None;
     }
     let created = created?;
     Some(ClaimedTask {
         id,
+        token,
         attempt: ended? + 1,
         max_attempts: max_attempts?,
         kind: kind?,
@@ -113,5 +146,7 @@ fn claimed(id: TaskId, row: ClaimRow, now: i64) -> Option<ClaimedTask> {
         created_at_ms: created,
         ready_at_ms: run_at.unwrap_or(created),
         started_at_ms: now,
+        priority: prio?,
+        result_ttl_s: ttl?,
     })
 }

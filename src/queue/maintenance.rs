@@ -4,7 +4,8 @@
 //! a script may only touch keys it was given, and the candidates' hash keys are only
 //! known after the read. The re-check makes the gap harmless.
 
-use super::{Action, Fence, Queue, QueueError, Settlement};
+use super::read::{claim_started, claim_token};
+use super::{Action, Holder, Queue, QueueError, Settlement};
 use crate::task::{QueueName, RetryPolicy, TaskId, now_ms};
 
 /// What a promotion pass did.
@@ -26,6 +27,9 @@ pub struct Reaped {
 }
 
 const PASS_LIMIT: isize = 500;
+
+/// What the reaper reads of an expired lease: state, attempts ended, max, claim entry.
+type LeaseRow = (Option<String>, Option<u32>, Option<u32>, Option<String>);
 
 fn first_score(pair: &[(String, f64)]) -> Option<i64> {
     pair.first().map(|(_, score)| *score as i64)
@@ -90,7 +94,7 @@ impl Queue {
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         let started_key = self.keys.started(queue);
         let id_texts: Vec<&str> = ids.iter().map(TaskId::as_str).collect();
-        let rows: Vec<(Option<String>, Option<u32>, Option<u32>, Option<i64>)> = self
+        let rows: Vec<LeaseRow> = self
             .redis
             .call(|mut c| async move {
                 let mut pipe = redis::pipe();
@@ -103,7 +107,7 @@ impl Queue {
                     .map(|pair| {
                         let (state, att, max): (Option<String>, Option<u32>, Option<u32>) =
                             redis::from_redis_value_ref(&pair[0])?;
-                        let started: Option<i64> = redis::from_redis_value_ref(&pair[1])?;
+                        let started: Option<String> = redis::from_redis_value_ref(&pair[1])?;
                         Ok((state, att, max, started))
                     })
                     .collect()
@@ -112,8 +116,17 @@ impl Queue {
         let items: Vec<Settlement> = ids
             .into_iter()
             .zip(rows)
-            .map(|(id, (state, ended, max, started))| {
-                reap_decision(id, state.as_deref(), ended.unwrap_or(0), max.unwrap_or(1), started.unwrap_or(now), policy, now)
+            .map(|(id, (state, ended, max, claim))| {
+                let holder = Holder {
+                    token: claim.as_deref().and_then(claim_token).unwrap_or(0),
+                    attempt: ended.unwrap_or(0) + 1,
+                    started_at_ms: claim.as_deref().and_then(claim_started).unwrap_or(now),
+                    priority: 0,
+                    result_ttl_s: 0,
+                };
+                // A lease without a claim entry cannot be fenced; it can only be dropped.
+                let state = if claim.is_some() { state.as_deref() } else { None };
+                reap_decision(id, state, holder, max.unwrap_or(1), policy, now)
             })
             .collect();
         let applied = self.settle(queue, &items).await?;
@@ -125,14 +138,12 @@ impl Queue {
 fn reap_decision(
     id: TaskId,
     state: Option<&str>,
-    ended: u32,
+    holder: Holder,
     max: u32,
-    started_at_ms: i64,
     policy: RetryPolicy,
     now: i64,
 ) -> Settlement {
-    let attempt = ended + 1;
-    let fence = Fence { attempt, lease_expired: true, started_at_ms };
+    let attempt = holder.attempt;
     let action = match state {
         Some("queued") if attempt >= max => Action::Fail(format!(
             "lease expired on attempt {attempt} of {max}: the worker stopped renewing it (crash, kill or stall)"
@@ -145,5 +156,5 @@ fn reap_decision(
         },
         _ => Action::Forget,
     };
-    Settlement { id, fence, action }
+    Settlement { id, holder, lease_expired: true, action }
 }

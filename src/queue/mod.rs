@@ -12,9 +12,9 @@
 //! | `P:{q}:pending` | zset | ready task ids, score `(9 - prio)·2^42 + seq` | enqueue, promote, settle (requeue/release) | claim | none (bounded by `TTP_MAX_QUEUE_LENGTH`) |
 //! | `P:{q}:scheduled` | zset | ids waiting for a delay or retry backoff, score = due ms | enqueue, settle (retry) | promote | none (bounded likewise) |
 //! | `P:{q}:leased` | zset | running ids, score = lease deadline ms | claim, renew, settle | reaper, GET /tasks | none (≤ running tasks) |
-//! | `P:{q}:started` | hash | running id → start ms of its attempt | claim, settle | GET /tasks, reaper | none (≤ running tasks) |
+//! | `P:{q}:started` | hash | running id → `<claim token> <start ms>` | claim, settle | GET /tasks, reaper, settle (fence) | none (≤ running tasks) |
 //! | `P:{q}:dead` | zset | failed ids, score = failure ms | settle (fail) | dead-letter list | trimmed to `TTP_DEAD_MAX` and `TTP_DEAD_TTL_S` on every write |
-//! | `P:{q}:seq` | string | FIFO sequence counter | enqueue, promote | — | none |
+//! | `P:{q}:seq` | string | FIFO sequence and claim-token counter | enqueue, promote, claim | — | none |
 //! | `P:{q}:wake` | list | ≤ 1 token: ready work exists | enqueue, claim, promote, settle | idle workers (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:timer` | list | ≤ 1 token: something was scheduled | enqueue, settle (retry) | promoters (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
@@ -43,7 +43,7 @@ pub use enqueue::Enqueued;
 pub use keys::Keys;
 pub use maintenance::{Promoted, Reaped};
 pub use read::QueueStats;
-pub use settle::{Action, Fence, Settlement};
+pub use settle::{Action, Holder, Settlement};
 pub use watch::FinishedTasks;
 
 use std::collections::HashSet;

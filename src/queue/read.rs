@@ -27,7 +27,7 @@ impl Queue {
         let (key, leased, started) =
             (self.keys.task(id), self.keys.leased(id.queue()), self.keys.started(id.queue()));
         let member = id.to_string();
-        let (values, lease, started_ms): (Vec<Option<String>>, Option<f64>, Option<i64>) = self
+        let (values, lease, claim): (Vec<Option<String>>, Option<f64>, Option<String>) = self
             .redis
             .call(|mut c| async move {
                 redis::pipe()
@@ -49,7 +49,7 @@ impl Queue {
             if record.state == State::Queued && lease.is_some() {
                 record.state = State::Running;
                 record.attempts += 1;
-                record.started_at_ms = started_ms.or(record.started_at_ms);
+                record.started_at_ms = claim.as_deref().and_then(claim_started).or(record.started_at_ms);
             }
             record
         }))
@@ -90,4 +90,14 @@ impl Queue {
         queues.sort();
         Ok(queues)
     }
+}
+
+/// The start time of a started-hash entry `<claim token> <start ms>`.
+pub fn claim_started(entry: &str) -> Option<i64> {
+    entry.split_once(' ')?.1.parse().ok()
+}
+
+/// The token of a started-hash entry `<claim token> <start ms>`.
+pub fn claim_token(entry: &str) -> Option<u64> {
+    entry.split_once(' ')?.0.parse().ok()
 }

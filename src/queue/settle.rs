@@ -1,29 +1,25 @@
 //! Ending attempts (settle.lua): success, retry, failure, shutdown hand-back, and
-//! dropping stale leases — fenced by the attempt count, so a late
-//! answer never overwrites a newer attempt.
+//! dropping stale leases — fenced by the claim token, so a late answer never
+//! overwrites a newer attempt.
 
 use serde_json::Value;
 
 use super::{Queue, QueueError};
 use crate::task::{QueueName, TaskId, now_ms};
 
-/// What must still hold for an action to apply.
+/// What the claim that ran an attempt knew: the fence, and what ending it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fence {
-    /// The running attempt's number (1-based): the task must still be leased with
-    /// `attempt - 1` attempts ended.
+pub struct Holder {
+    /// The claim's fencing token.
+    pub token: u64,
+    /// The attempt's number (1-based); stored as the task's attempt count when it ends.
     pub attempt: u32,
-    /// Whether its lease must have expired (the reaper's condition).
-    pub lease_expired: bool,
-    /// When the attempt started (stored as the task's `started`).
+    /// When the attempt started.
     pub started_at_ms: i64,
-}
-
-impl Fence {
-    /// The fence of a worker running attempt `attempt`, started at `started_at_ms`.
-    pub fn holder(attempt: u32, started_at_ms: i64) -> Self {
-        Self { attempt, lease_expired: false, started_at_ms }
-    }
+    /// The task's priority (a hand-back goes to the front of it).
+    pub priority: u8,
+    /// The task's result TTL (a success expires after it).
+    pub result_ttl_s: u64,
 }
 
 /// How an attempt ends.
@@ -51,8 +47,10 @@ pub enum Action {
 pub struct Settlement {
     /// The task.
     pub id: TaskId,
-    /// The condition that must still hold.
-    pub fence: Fence,
+    /// The claim that ran the attempt; the action applies only while it holds the lease.
+    pub holder: Holder,
+    /// Whether the lease must also have expired (the reaper's condition).
+    pub lease_expired: bool,
     /// The action.
     pub action: Action,
 }
@@ -88,12 +86,16 @@ impl Queue {
                 Action::Release => ("release", String::new(), 0),
                 Action::Forget => ("forget", String::new(), 0),
             };
+            let holder = &item.holder;
             call.key(self.keys.task(&item.id))
                 .arg(item.id.as_str())
                 .arg(name)
-                .arg(item.fence.attempt.saturating_sub(1))
-                .arg(u8::from(item.fence.lease_expired))
-                .arg(item.fence.started_at_ms)
+                .arg(holder.token)
+                .arg(u8::from(item.lease_expired))
+                .arg(holder.started_at_ms)
+                .arg(holder.attempt)
+                .arg(holder.priority)
+                .arg(holder.result_ttl_s)
                 .arg(text)
                 .arg(due);
         }

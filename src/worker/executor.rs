@@ -12,7 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::handlers::TaskContext;
 use super::pool::Shared;
 use crate::metrics::outcome;
-use crate::queue::{Action, ClaimedTask, Fence, Settlement};
+use crate::queue::{Action, ClaimedTask, Settlement};
 use crate::task::{TaskError, now_ms};
 
 /// How an attempt ended, before it is turned into a queue action.
@@ -45,7 +45,7 @@ pub async fn execute(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaph
     let timed_out = matches!(ended, Ended::TimedOut(_));
     let action = decide(&shared, &task, ended);
     record_outcome(&shared, &task, &action, timed_out);
-    let settlement = Settlement { id: task.id, fence: Fence::holder(task.attempt, task.started_at_ms), action };
+    let settlement = Settlement { holder: task.holder(), id: task.id, lease_expired: false, action };
     if shared.outcomes.send(settlement).is_err() {
         tracing::error!("completer stopped before an outcome was written; the lease will expire");
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::DateTime;
 use serde_json::{Value, json};
 use ttp::app::Roles;
-use ttp::queue::{Action, Fence, Keys, Settlement};
+use ttp::queue::{Action, ClaimedTask, Keys, Settlement};
 use ttp::task::{QueueName, TaskId};
 use ttp::testkit::{RedisServer, TestApp, test_config};
 use ttp::worker::HandlerRegistry;
@@ -129,7 +129,7 @@ async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
     let redis = RedisServer::start();
     let api = api_only(&redis).await;
     let id = api.submit_ok(&json!({"kind": "echo", "payload": {"x": 1}})).await;
-    claim_without_running(&api, &id).await;
+    let claimed = claim_without_running(&api, &id).await;
     let worker = TestApp::spawn(&redis).await;
     let done = worker.wait_for_state(&id, "succeeded", Duration::from_secs(10)).await;
     assert_eq!(done["attempts"], 2, "{done}");
@@ -137,7 +137,8 @@ async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
 
     let late = Settlement {
         id: TaskId::parse(&id).unwrap(),
-        fence: Fence::holder(1, 0),
+        holder: claimed.holder(),
+        lease_expired: false,
         action: Action::Succeed(json!("late")),
     };
     let applied = api.queue.settle(&default_queue(), &[late]).await.unwrap();
@@ -151,10 +152,12 @@ async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
 
 /// Claims `id` (the only ready task) under a 200 ms lease and never runs it, like a
 /// worker that died right after claiming.
-async fn claim_without_running(app: &TestApp, id: &str) {
-    let claimed = app.queue.claim(&default_queue(), 1, Duration::from_millis(200)).await.unwrap();
+async fn claim_without_running(app: &TestApp, id: &str) -> ClaimedTask {
+    let mut claimed =
+        app.queue.claim(&default_queue(), 1, Duration::from_millis(200)).await.unwrap();
     assert_eq!(claimed.len(), 1, "{claimed:?}");
     assert_eq!((claimed[0].id.as_str(), claimed[0].attempt), (id, 1));
+    claimed.remove(0)
 }
 
 fn time_of(view: &Value, field: &str) -> DateTime<chrono::FixedOffset> {
