@@ -121,7 +121,7 @@ impl App {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }
-            let router = api::router(state, config.max_body_bytes);
+            let router = api::router(state, &config);
             let stop = shutdown.clone();
             tokio::spawn(async move {
                 axum::serve(listener, router)

@@ -40,6 +40,12 @@ pub enum Command {
     },
     /// Load-test a running ttp (the tool behind `make bench`).
     Bench(crate::bench::BenchArgs),
+    /// Print the OpenAPI 3.1 document (JSON; `--yaml` for YAML) and exit.
+    Openapi {
+        /// Print YAML instead of JSON.
+        #[arg(long)]
+        yaml: bool,
+    },
 }
 
 /// One optional flag per setting; only the flags given override lower layers.
@@ -113,6 +119,14 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
+    /// Deadline of an HTTP request [env: TTP_REQUEST_TIMEOUT_MS] [default: 35000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
+    /// CORS origins, comma-separated, * for any; empty = off [env: TTP_CORS_ORIGINS] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors_origins: Option<String>,
     /// Shutdown grace [env: TTP_SHUTDOWN_GRACE_MS] [default: 30000].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

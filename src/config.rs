@@ -80,6 +80,12 @@ pub struct Config {
     pub dead_ttl_s: u64,
     /// Request body limit (`TTP_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Deadline of a whole HTTP request, past which it gets a 503; must exceed the 30 s
+    /// long-poll maximum plus a Redis deadline (`TTP_REQUEST_TIMEOUT_MS`).
+    pub request_timeout_ms: u64,
+    /// Origins allowed by CORS, comma-separated, `*` for any; empty turns CORS off
+    /// (`TTP_CORS_ORIGINS`).
+    pub cors_origins: String,
     /// Time running tasks get to finish after SIGTERM (`TTP_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace_ms: u64,
     /// Log filter, e.g. `info` or `ttp=debug` (`TTP_LOG`).
@@ -108,6 +114,8 @@ impl Default for Config {
             dead_max: 10_000,
             dead_ttl_s: 604_800,
             max_body_bytes: 1_048_576,
+            request_timeout_ms: 35_000,
+            cors_origins: String::new(),
             shutdown_grace_ms: 30_000,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -139,7 +147,7 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         let config: Config = figment
-            .merge(Env::prefixed("TTP_"))
+            .merge(Env::prefixed("TTP_").filter(|key| is_setting(key.as_str())))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError::Load(one_line(&e)))?;
@@ -175,7 +183,7 @@ impl Config {
             );
         }
         self.queue_weights()?;
-        let ranges: [(&'static str, u64, u64, u64); 14] = [
+        let ranges: [(&'static str, u64, u64, u64); 15] = [
             ("TTP_REDIS_POOL_SIZE", self.redis_pool_size as u64, 1, 1024),
             ("TTP_REDIS_TIMEOUT_MS", self.redis_timeout_ms, 10, 60_000),
             ("TTP_CONCURRENCY", self.concurrency as u64, 1, 10_000),
@@ -189,6 +197,7 @@ impl Config {
             ("TTP_DEAD_MAX", self.dead_max, 1, 1 << 32),
             ("TTP_DEAD_TTL_S", self.dead_ttl_s, 1, 366 * 86_400),
             ("TTP_MAX_BODY_BYTES", self.max_body_bytes as u64, 1024, 1 << 30),
+            ("TTP_REQUEST_TIMEOUT_MS", self.request_timeout_ms, 1000, 3_600_000),
             ("TTP_SHUTDOWN_GRACE_MS", self.shutdown_grace_ms, 0, 3_600_000),
         ];
         for (setting, value, min, max) in ranges {
@@ -203,6 +212,22 @@ impl Config {
                     "{} exceeds TTP_BACKOFF_MAX_MS {}",
                     self.backoff_base_ms, self.backoff_max_ms
                 ),
+            );
+        }
+        let longest_request = crate::api::MAX_WAIT_MS + self.redis_timeout_ms;
+        if self.request_timeout_ms <= longest_request {
+            return invalid(
+                "TTP_REQUEST_TIMEOUT_MS",
+                format!(
+                    "{} must exceed the 30000 ms long-poll maximum plus TTP_REDIS_TIMEOUT_MS ({longest_request})",
+                    self.request_timeout_ms
+                ),
+            );
+        }
+        if let Some(origin) = self.cors_origins.split(',').map(str::trim).find(|o| !origin_ok(o)) {
+            return invalid(
+                "TTP_CORS_ORIGINS",
+                format!("{origin:?} is not an origin like https://app.example.com or *"),
             );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
@@ -261,6 +286,35 @@ impl Config {
     pub fn lease(&self) -> Duration {
         Duration::from_millis(self.lease_ms)
     }
+}
+
+/// An entry of `TTP_CORS_ORIGINS`: empty (skipped), `*`, or `http(s)://host[:port]`.
+fn origin_ok(origin: &str) -> bool {
+    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    origin.is_empty()
+        || origin == "*"
+        || host.is_some_and(|h| {
+            !h.is_empty() && !h.contains('/') && h.bytes().all(|b| b.is_ascii_graphic())
+        })
+}
+
+/// Whether `name` (lower case, no prefix) is a setting: other `TTP_*` variables (used by
+/// scripts and tools around ttp) are ignored, and reported by [`unknown_env_vars`].
+fn is_setting(name: &str) -> bool {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.contains_key(&name.to_ascii_lowercase()),
+        _ => false,
+    }
+}
+
+/// `TTP_*` environment variables that name no setting (likely typos); `main` warns.
+pub fn unknown_env_vars() -> Vec<String> {
+    std::env::vars()
+        .filter_map(|(name, _)| {
+            let setting = name.strip_prefix("TTP_")?;
+            (!is_setting(setting)).then_some(name)
+        })
+        .collect()
 }
 
 fn one_line(error: &figment::Error) -> String {
@@ -323,6 +377,8 @@ mod tests {
             Config { queues: "Bad".into(), ..Config::default() },
             Config { backoff_base_ms: 10, backoff_max_ms: 5, ..Config::default() },
             Config { listen: "nowhere".into(), ..Config::default() },
+            Config { request_timeout_ms: 30_000, ..Config::default() },
+            Config { cors_origins: "https://ok.example, example.com".into(), ..Config::default() },
         ];
         let settings: Vec<String> = cases
             .iter()
@@ -333,7 +389,14 @@ mod tests {
             .collect();
         assert_eq!(
             settings,
-            ["TTP_CONCURRENCY", "TTP_QUEUES", "TTP_BACKOFF_BASE_MS", "TTP_LISTEN"]
+            [
+                "TTP_CONCURRENCY",
+                "TTP_QUEUES",
+                "TTP_BACKOFF_BASE_MS",
+                "TTP_LISTEN",
+                "TTP_REQUEST_TIMEOUT_MS",
+                "TTP_CORS_ORIGINS"
+            ]
         );
     }
 }

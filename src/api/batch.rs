@@ -9,7 +9,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ApiError, ApiJson, AppState, tasks};
+use super::error::Problem;
+use super::{ApiError, ApiJson, AppState, openapi, tasks};
 use crate::queue::{Enqueued, QueueError};
 use crate::task::{FieldError, NewTask, QueueName, State as TaskState};
 
@@ -17,17 +18,26 @@ use crate::task::{FieldError, NewTask, QueueName, State as TaskState};
 pub const MAX_BATCH: usize = 1000;
 
 /// `POST /tasks/batch` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"tasks": [
+    {"kind": "echo", "payload": {"n": 1}},
+    {"kind": "telemetry.aggregate", "payload": {"samples": [1.0, 2.5, 4.0]}, "priority": 9}
+]}))]
 pub struct BatchRequest {
-    /// The tasks, each shaped like a `POST /tasks` body.
+    /// 1..=1000 tasks, each a `POST /tasks` body (see `TaskRequest`). Items are not
+    /// constrained here because each is validated on its own: an item that is not a valid
+    /// task request gets its own problem (400 or 422) in `results`, and the others are
+    /// still accepted.
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<serde_json::Value>)]
     pub tasks: Vec<Value>,
 }
 
 /// The outcome of one item.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemResult {
-    /// 202 accepted, 200 idempotent replay, or the item's error status.
+    /// 202 accepted, 200 idempotent replay, or the item's error status (400, 409, 422, 429).
+    #[schema(minimum = 200, maximum = 599)]
     pub status: u16,
     /// The task id (accepted and replayed items).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,11 +47,12 @@ pub struct ItemResult {
     pub state: Option<TaskState>,
     /// Problem details (rejected items).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Problem>)]
     pub problem: Option<Value>,
 }
 
 /// `POST /tasks/batch` response: one result per item, in order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchResponse {
     /// Items stored as new tasks.
     pub accepted: usize,
@@ -58,7 +69,28 @@ impl ItemResult {
     }
 }
 
-/// Submits many tasks; per-item results in request order.
+/// Submit up to 1,000 tasks
+///
+/// Each item is validated and submitted on its own, like a `POST /tasks` body; the
+/// response lists one result per item, in request order: 202 with the new task's id,
+/// 200 for an idempotent replay, or the item's own problem (400, 409, 422, 429). The
+/// valid items of one queue are stored atomically together.
+#[utoipa::path(
+    post,
+    path = "/tasks/batch",
+    operation_id = "submitBatch",
+    tag = "tasks",
+    request_body(content = BatchRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One result per item, in request order.", body = BatchResponse),
+        (status = 400, response = openapi::BadRequest),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
+        (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn submit_batch(
     State(state): State<AppState>,
     ApiJson(batch): ApiJson<BatchRequest>,

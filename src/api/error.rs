@@ -49,15 +49,32 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// The problem details body.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
-    r#type: String,
-    title: &'a str,
-    status: u16,
-    detail: String,
+/// RFC 9457 problem details: the body of every error response
+/// (`application/problem+json`), and of each rejected item of a batch.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "urn:ttp:problem:invalid-field",
+    "title": "Unprocessable Entity",
+    "status": 422,
+    "detail": "priority: must be 0..=9, got 12",
+    "field": "priority"
+}))]
+pub struct Problem {
+    /// Names the kind of problem: `urn:ttp:problem:<slug>`, e.g.
+    /// `urn:ttp:problem:invalid-field`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status code's reason phrase, e.g. `Unprocessable Entity`.
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What went wrong, for humans.
+    pub detail: String,
+    /// The offending field or JSON path (e.g. `priority`, `tasks[3].payload.ms`), for
+    /// validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -118,11 +135,11 @@ impl ApiError {
             other => other.to_string(),
         };
         let problem = Problem {
-            r#type: format!("urn:ttp:problem:{slug}"),
-            title: status.canonical_reason().unwrap_or("Error"),
+            kind: format!("urn:ttp:problem:{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail,
-            field: self.field(),
+            field: self.field().map(str::to_owned),
         };
         (status, serde_json::to_value(problem).unwrap_or_default())
     }

@@ -4,26 +4,75 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, openapi};
 use crate::task::QueueName;
 
-/// 200 while the process runs.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// Body of `/healthz`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(pattern = "^ok$")]
+    pub status: &'static str,
 }
 
-/// 200 when Redis answers and the process is not shutting down; 503 otherwise.
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Body of `/readyz` when ready.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    #[schema(pattern = "^ready$")]
+    pub status: &'static str,
+}
+
+/// Liveness
+///
+/// 200 while the process runs (it does not touch Redis).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "liveness",
+    tag = "health",
+    responses((status = 200, description = "The process runs.", body = Health))
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness
+///
+/// 200 when Redis accepts a write within its deadline and the process is not shutting
+/// down; 503 otherwise, so a load balancer stops sending traffic.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readiness",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready to serve.", body = Ready),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     if state.shutdown.is_cancelled() {
         return Err(ApiError::Unavailable("shutting down".into()));
     }
     state.queue.probe_writable().await?;
-    Ok(Json(json!({"status": "ready"})))
+    Ok(Json(Ready { status: "ready" }))
 }
 
-/// Prometheus text exposition; queue depths are sampled now.
+/// Prometheus metrics
+///
+/// The Prometheus text exposition (format 0.0.4): task, queue, HTTP and Redis metrics
+/// and the process metrics. Queue depths are sampled at each scrape.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus text exposition.", body = String,
+               content_type = "text/plain; version=0.0.4; charset=utf-8"))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     sample_queue_depths(&state).await;
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())

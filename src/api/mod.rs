@@ -4,32 +4,38 @@ mod batch;
 mod error;
 mod extract;
 mod health;
+mod layers;
+pub mod openapi;
+mod payloads;
 mod queues;
 mod task_actions;
 mod tasks;
 mod view;
 pub mod waiters;
 
-pub use error::ApiError;
+pub use error::{ApiError, Problem};
 pub use extract::{ApiJson, ApiQuery};
+pub use tasks::MAX_WAIT_MS;
 pub use view::TaskView;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
-use axum::routing::{get, post};
-use axum::{Router, middleware};
+use axum::{Extension, Router, middleware};
 use tokio_util::sync::CancellationToken;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::config::Config;
 use crate::metrics::{self, Metrics};
 use crate::queue::Queue;
 use crate::task::{QueueName, TaskDefaults};
 use crate::worker::HandlerRegistry;
+use layers::REQUEST_ID;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -56,39 +62,45 @@ impl axum::extract::FromRef<AppState> for Metrics {
     }
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Request ids are ULIDs: unique and time-ordered, like task ids.
-#[derive(Clone, Copy, Default)]
-struct UlidRequestId;
-
-impl MakeRequestId for UlidRequestId {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        ulid::Ulid::new().to_string().parse().ok().map(RequestId::new)
-    }
+/// Every route, each registered with its `#[utoipa::path]` documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(tasks::submit))
+        .routes(routes!(batch::submit_batch))
+        .routes(routes!(tasks::fetch, task_actions::cancel))
+        .routes(routes!(task_actions::retry))
+        .routes(routes!(queues::list))
+        .routes(routes!(queues::dead))
+        .routes(routes!(queues::pause))
+        .routes(routes!(queues::resume))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::serve))
 }
 
-/// The router with every route and layer.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The router with every route and layer, outermost first: request id (set, then
+/// echoed on the response), the request span, CORS when configured, compression, HTTP
+/// metrics, the request deadline, the body limit.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let document = openapi::to_json(&openapi::document(&state.registry));
     let metrics = state.metrics.clone();
-    Router::new()
-        .route("/tasks", post(tasks::submit))
-        .route("/tasks/batch", post(batch::submit_batch))
-        .route("/tasks/{id}", get(tasks::fetch).delete(task_actions::cancel))
-        .route("/tasks/{id}/retry", post(task_actions::retry))
-        .route("/queues", get(queues::list))
-        .route("/queues/{name}/dead", get(queues::dead))
-        .route("/queues/{name}/pause", post(queues::pause))
-        .route("/queues/{name}/resume", post(queues::resume))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    let (routes, _) = routes().split_for_parts();
+    let timeout = Duration::from_millis(config.request_timeout_ms);
+    let mut router = routes
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(Extension(openapi::Served(document.into())))
         .with_state(state)
+        .layer(middleware::from_fn_with_state(timeout, layers::deadline))
         .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
+        .layer(layers::compression());
+    if let Some(cors) = layers::cors(&config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
         .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, layers::UlidRequestId))
 }

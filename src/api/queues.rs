@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiQuery, AppState, TaskView};
+use super::{ApiError, ApiQuery, AppState, TaskView, openapi};
 use crate::queue::{QueueStats, parse_cursor};
 use crate::task::{FieldError, QueueName};
 
 /// One queue's counts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueView {
     /// Queue name.
     pub name: String,
@@ -39,13 +39,27 @@ impl QueueView {
 }
 
 /// `GET /queues` body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueList {
     /// Every queue served here or that has received tasks.
     pub queues: Vec<QueueView>,
 }
 
-/// Every queue: served by this process or that has received a task.
+/// List queues
+///
+/// Every queue served by this process or that has received a task, with the counts of
+/// its queued, scheduled, running and failed (dead-letter) tasks and its paused flag.
+#[utoipa::path(
+    get,
+    path = "/queues",
+    operation_id = "listQueues",
+    tag = "queues",
+    responses(
+        (status = 200, description = "Every queue, by name.", body = QueueList),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, ApiError> {
     let mut names = state.served_queues.clone();
     names.extend(state.queue.known_queues().await?);
@@ -63,7 +77,23 @@ fn queue_name(name: &str) -> Result<QueueName, ApiError> {
         .map_err(|e| ApiError::NotFound(format!("no queue {name:?}: {}", e.message)))
 }
 
-/// Stops claiming from a queue in every process (submissions are still accepted).
+/// Pause a queue
+///
+/// Stops claiming from the queue in every process sharing the Redis; submissions are
+/// still accepted, and running tasks finish. 404 when the name breaks the queue-name rule.
+#[utoipa::path(
+    post,
+    path = "/queues/{name}/pause",
+    operation_id = "pauseQueue",
+    tag = "queues",
+    params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name.")),
+    responses(
+        (status = 200, description = "Paused: the queue's counts.", body = QueueView),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn pause(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -73,7 +103,22 @@ pub async fn pause(
     Ok(Json(QueueView::new(&name, state.queue.stats(&name).await?)))
 }
 
-/// Restarts claiming from a queue.
+/// Resume a queue
+///
+/// Restarts claiming from a paused queue (a no-op on a running one).
+#[utoipa::path(
+    post,
+    path = "/queues/{name}/resume",
+    operation_id = "resumeQueue",
+    tag = "queues",
+    params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name.")),
+    responses(
+        (status = 200, description = "Resumed: the queue's counts.", body = QueueView),
+        (status = 404, response = openapi::NotFound),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn resume(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -84,19 +129,32 @@ pub async fn resume(
 }
 
 /// Query of the dead-letter list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeadQuery {
-    /// Page size, 1..=500 (default 50).
+    /// Page size, 1..=500; 50 when absent.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,18}:[0-9]{1,9}$")]
     pub cursor: Option<String>,
     /// Only tasks of this kind.
     pub kind: Option<String>,
 }
 
+/// Whether `cursor` has the shape of `next_cursor` values (the `cursor` pattern of the
+/// spec, `-?[0-9]{1,18}:[0-9]{1,9}`), so a cursor the spec allows always parses.
+fn cursor_is_valid(cursor: &str) -> bool {
+    let digits =
+        |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    cursor.split_once(':').is_some_and(|(score, skip)| {
+        digits(score.strip_prefix('-').unwrap_or(score), 18) && digits(skip, 9)
+    })
+}
+
 /// A page of the dead-letter list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeadList {
     /// Failed tasks, newest first.
     pub tasks: Vec<TaskView>,
@@ -104,7 +162,26 @@ pub struct DeadList {
     pub next_cursor: Option<String>,
 }
 
-/// A queue's failed tasks, newest first, paginated by cursor.
+/// List a queue's dead letters
+///
+/// The queue's failed tasks (attempts exhausted or a permanent error), newest first,
+/// paginated: pass `next_cursor` back as `cursor` for the next page. Replay one with
+/// `POST /tasks/{id}/retry`.
+#[utoipa::path(
+    get,
+    path = "/queues/{name}/dead",
+    operation_id = "listDeadLetters",
+    tag = "queues",
+    params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name."), DeadQuery),
+    responses(
+        (status = 200, description = "A page of failed tasks, newest first.", body = DeadList),
+        (status = 400, response = openapi::BadRequest),
+        (status = 404, response = openapi::NotFound),
+        (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn dead(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -115,7 +192,8 @@ pub async fn dead(
     if !(1..=500).contains(&limit) {
         return Err(FieldError::new("limit", format!("must be 1..=500, got {limit}")).into());
     }
-    if query.cursor.is_some() && parse_cursor(query.cursor.as_deref()).is_none() {
+    let cursor = query.cursor.as_deref();
+    if cursor.is_some_and(|c| !cursor_is_valid(c) || parse_cursor(Some(c)).is_none()) {
         return Err(FieldError::new("cursor", "not a cursor returned by this endpoint").into());
     }
     let page = state

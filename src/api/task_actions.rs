@@ -2,10 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, AppState, TaskView};
+use super::{ApiError, AppState, TaskView, openapi};
 use crate::metrics::outcome;
 use crate::queue::Transition;
 use crate::task::{TaskId, TaskRecord};
@@ -22,8 +22,27 @@ async fn current(state: &AppState, id: &TaskId) -> Result<TaskRecord, ApiError> 
     state.queue.get(id).await?.ok_or_else(|| missing(id.as_str()))
 }
 
-/// Cancels a `queued` or `scheduled` task: 200 with the cancelled view; 409 when it is
-/// running or finished.
+/// Cancel a task
+///
+/// Cancels a task that has not started (`queued` or `scheduled`): 200 with the
+/// cancelled view. 409 when it is running or already finished. The cancelled task is
+/// not removed: `GET /tasks/{id}` shows it (state `cancelled`) until its result TTL,
+/// and `POST /tasks/{id}/retry` can replay it.
+#[utoipa::path(
+    delete,
+    path = "/tasks/{id}",
+    operation_id = "cancelTask",
+    tag = "tasks",
+    params(("id" = String, Path, description = "Task id, as returned by `POST /tasks`.")),
+    responses(
+        (status = 200, description = "Cancelled: the task's view.", body = TaskView,
+         links(("RetryTask" = (operation_id = "retryTask", parameters(("id" = "$response.body#/id")))))),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -47,8 +66,25 @@ pub async fn cancel(
     }
 }
 
-/// Re-enqueues a `failed` or `cancelled` task with fresh attempts: 202 with its view;
-/// 409 in any other state.
+/// Retry a failed or cancelled task
+///
+/// Dead-letter replay: re-enqueues a `failed` or `cancelled` task with fresh attempts,
+/// 202 with its view and `Location`. 409 in any other state.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/retry",
+    operation_id = "retryTask",
+    tag = "tasks",
+    params(("id" = String, Path, description = "Task id, as returned by `POST /tasks`.")),
+    responses(
+        (status = 202, description = "Re-enqueued: the task's view.", body = TaskView,
+         headers(("Location" = String, description = "`/tasks/{id}` of the task."))),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn retry(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -57,7 +93,8 @@ pub async fn retry(
     match state.queue.revive(&id).await? {
         Transition::Done => {
             let record = current(&state, &id).await?;
-            Ok((StatusCode::ACCEPTED, Json(TaskView::from(record))).into_response())
+            let location = [(header::LOCATION, format!("/tasks/{id}"))];
+            Ok((StatusCode::ACCEPTED, location, Json(TaskView::from(record))).into_response())
         }
         Transition::WrongState => {
             let record = current(&state, &id).await?;

@@ -11,19 +11,54 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView};
+use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView, openapi};
 use crate::queue::Enqueued;
 use crate::task::{FieldError, NewTask, TaskError, TaskId, TaskRecord, TaskRequest, now_ms};
 
-/// Submits one task: 202 with its view and `Location: /tasks/{id}`; 200 with
-/// `Idempotent-Replayed: true` for a repeated idempotent submission.
+/// Submit a task
+///
+/// Validates the request (including the kind's payload rules) and stores the task:
+/// 202 with its view and `Location: /tasks/{id}`. A repeated submission with the same
+/// idempotency key and the same request within the result TTL answers 200 with the
+/// original task's current view and `Idempotent-Replayed: true`; the same key with a
+/// different request is a 409.
+#[utoipa::path(
+    post,
+    path = "/tasks",
+    operation_id = "submitTask",
+    tag = "tasks",
+    params(SubmitHeaders),
+    request_body(content = TaskRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Accepted: the new task's view.", body = TaskView,
+         headers(("Location" = String, description = "`/tasks/{id}` of the new task.")),
+         links(
+             ("GetTask" = (operation_id = "getTask", parameters(("id" = "$response.body#/id")))),
+             ("CancelTask" = (operation_id = "cancelTask", parameters(("id" = "$response.body#/id")))),
+             ("RetryTask" = (operation_id = "retryTask", parameters(("id" = "$response.body#/id")))),
+         )),
+        (status = 200, description = "Idempotent replay: the original task's current view.", body = TaskView,
+         headers(
+             ("Location" = String, description = "`/tasks/{id}` of the original task."),
+             ("Idempotent-Replayed" = String, description = "Always `true`."),
+         )),
+        (status = 400, response = openapi::BadRequest),
+        (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
+        (status = 422, response = openapi::Invalid),
+        (status = 429, response = openapi::QueueFull),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     let request = parse_request(Value::Object(body), "")?;
-    let request = with_header_key(request, &headers)?;
+    let request = with_header_key(request, SubmitHeaders::read(&headers)?)?;
     let task = validate(&state, request)?;
     let (queue, kind) = (task.queue.to_string(), task.kind.as_str().to_owned());
     match state.queue.enqueue(task).await? {
@@ -35,19 +70,56 @@ pub async fn submit(
     }
 }
 
+/// Request headers of `POST /tasks` (documentation: the handler reads the header map).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct SubmitHeaders {
+    /// Deduplicates submissions, like the `idempotency_key` field: 1..=255 printable
+    /// ASCII characters (HTTP drops surrounding whitespace). When both are given they
+    /// must be equal (else 409).
+    #[param(
+        rename = "Idempotency-Key",
+        pattern = r"^[ \t]*[!-~]([ -~]{0,253}[!-~])?[ \t]*$",
+        nullable = false
+    )]
+    pub idempotency_key: Option<String>,
+}
+
 /// Query of `GET /tasks/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FetchQuery {
-    /// Long-poll: wait up to this many ms (≤ 30,000) for the task to finish.
+    /// Long-poll: wait up to this many milliseconds for the task to become terminal
+    /// (succeeded, failed or cancelled). 0 or absent answers at once.
+    #[param(minimum = 0, maximum = 30000)]
     pub wait_ms: Option<u64>,
 }
 
-/// Longest long-poll.
-const MAX_WAIT_MS: u64 = 30_000;
+/// Longest long-poll, in milliseconds (SPEC §2).
+pub const MAX_WAIT_MS: u64 = 30_000;
 
-/// The task view; 404 when the id is unknown or the task expired. With `wait_ms`, it
-/// answers as soon as the task is terminal, or with its current view when time is up.
+/// Get a task
+///
+/// The task's view: state, attempts, timestamps, and its result or last error. With
+/// `wait_ms` it long-polls: it answers as soon as the task is terminal, or with its
+/// current view when the time is up (or the server shuts down). 404 when the id is
+/// unknown or the task expired after its result TTL.
+#[utoipa::path(
+    get,
+    path = "/tasks/{id}",
+    operation_id = "getTask",
+    tag = "tasks",
+    params(("id" = String, Path, description = "Task id, as returned by `POST /tasks`."), FetchQuery),
+    responses(
+        (status = 200, description = "The task's view.", body = TaskView),
+        (status = 400, response = openapi::BadRequest),
+        (status = 404, response = openapi::NotFound),
+        (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
+        (status = 503, response = openapi::Unavailable),
+    )
+)]
 pub async fn fetch(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -110,8 +182,8 @@ pub async fn replay(state: &AppState, id: &TaskId) -> Result<Response, ApiError>
 /// Reads a task request from a JSON value, naming the offending field (under `prefix`,
 /// e.g. `tasks[3].`) on error. Anything but an object is refused, although serde would
 /// also read a struct from an array of its fields.
-pub fn parse_request(value: Value, prefix: &str) -> Result<TaskRequest, ApiError> {
-    if !value.is_object() {
+pub fn parse_request(mut value: Value, prefix: &str) -> Result<TaskRequest, ApiError> {
+    let Some(object) = value.as_object_mut() else {
         let field = prefix.trim_end_matches('.');
         let detail =
             format!("{} must be a JSON object", if field.is_empty() { "the body" } else { field });
@@ -119,7 +191,8 @@ pub fn parse_request(value: Value, prefix: &str) -> Result<TaskRequest, ApiError
             detail,
             field: (!field.is_empty()).then(|| field.to_owned()),
         });
-    }
+    };
+    integral_floats_as_integers(object);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner().to_string();
@@ -137,20 +210,55 @@ pub fn parse_request(value: Value, prefix: &str) -> Result<TaskRequest, ApiError
     })
 }
 
+/// JSON has one number type: `5.0` is the integer 5 (as JSON Schema says), so the
+/// integer fields take it; `5.5` stays a float and is refused by serde.
+fn integral_floats_as_integers(object: &mut Map<String, Value>) {
+    const INTEGER_FIELDS: [&str; 5] =
+        ["priority", "delay_ms", "max_attempts", "timeout_ms", "result_ttl_s"];
+    for name in INTEGER_FIELDS {
+        if let Some(value) = object.get_mut(name)
+            && let Some(float) = value.as_f64().filter(|_| value.is_f64())
+            && float.fract() == 0.0
+            && float.abs() < 9.2e18
+        {
+            *value = Value::from(float as i64);
+        }
+    }
+}
+
+impl SubmitHeaders {
+    fn read(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let idempotency_key = headers
+            .get("idempotency-key")
+            .map(|value| {
+                let printable = value.as_bytes().iter().all(|b| (b' '..=b'~').contains(b));
+                match value.to_str() {
+                    Ok(text) if printable => Ok(text.to_owned()),
+                    _ => Err(ApiError::from(FieldError::new(
+                        "Idempotency-Key",
+                        "must be printable ASCII (no tabs or control characters)",
+                    ))),
+                }
+            })
+            .transpose()?;
+        Ok(Self { idempotency_key })
+    }
+}
+
 /// Takes the `Idempotency-Key` header into the request; it must agree with the field.
-fn with_header_key(mut request: TaskRequest, headers: &HeaderMap) -> Result<TaskRequest, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
+fn with_header_key(
+    mut request: TaskRequest,
+    headers: SubmitHeaders,
+) -> Result<TaskRequest, ApiError> {
+    let Some(key) = headers.idempotency_key else {
         return Ok(request);
     };
-    let key = value
-        .to_str()
-        .map_err(|_| FieldError::new("Idempotency-Key", "must be visible ASCII"))?
-        .to_owned();
     match &request.idempotency_key {
-        Some(field) if *field != key => {
-            Err(FieldError::new("idempotency_key", "differs from the Idempotency-Key header")
-                .into())
-        }
+        // Two different keys for one submission: a conflict between idempotency keys,
+        // like a key reused with another request.
+        Some(field) if *field != key => Err(ApiError::Conflict(format!(
+            "the Idempotency-Key header {key:?} and the idempotency_key field {field:?} differ; give one key"
+        ))),
         _ => {
             request.idempotency_key = Some(key);
             Ok(request)

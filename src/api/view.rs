@@ -7,10 +7,30 @@ use serde_json::Value;
 
 use crate::task::{State, TaskRecord};
 
-/// A task as clients see it.
-#[derive(Debug, Clone, Serialize)]
+/// A task as clients see it. Times are RFC 3339, UTC, millisecond precision; a time
+/// that has not happened yet is `null`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "01JDX3Q9ZK8M4V2T6B7C5N1H0E.default",
+    "queue": "default",
+    "kind": "telemetry.aggregate",
+    "state": "succeeded",
+    "priority": 7,
+    "attempts": 1,
+    "max_attempts": 5,
+    "timeout_ms": 30000,
+    "result_ttl_s": 86400,
+    "created_at": "2026-11-26T16:46:39.123Z",
+    "run_at": null,
+    "started_at": "2026-11-26T16:46:39.125Z",
+    "finished_at": "2026-11-26T16:46:39.126Z",
+    "result": {"count": 4, "min": 11.75, "max": 48.0, "mean": 21.3125, "stddev": 15.28,
+               "p50": 12.75, "p90": 37.55, "p95": 42.78, "p99": 46.95},
+    "error": null,
+    "payload": {"samples": [12.5, 13.0, 11.75, 48.0]}
+}))]
 pub struct TaskView {
-    /// Opaque id.
+    /// Opaque, URL-safe, time-ordered id.
     pub id: String,
     /// Queue name.
     pub queue: String,
@@ -18,27 +38,34 @@ pub struct TaskView {
     pub kind: String,
     /// Current state.
     pub state: State,
-    /// 0..=9.
+    /// 0..=9, higher runs first.
+    #[schema(maximum = 9)]
     pub priority: u8,
     /// Attempts started so far.
     pub attempts: u32,
     /// Attempts allowed.
     pub max_attempts: u32,
-    /// Per-attempt timeout.
+    /// Per-attempt timeout in milliseconds.
     pub timeout_ms: u64,
-    /// Retention after finishing.
+    /// Retention after finishing, in seconds.
     pub result_ttl_s: u64,
     /// Submission time.
+    #[schema(required, format = DateTime)]
     pub created_at: Option<String>,
-    /// Earliest start (delay or retry backoff).
+    /// Earliest start (a delay or a retry backoff); `null` when it may run at once.
+    #[schema(required, format = DateTime)]
     pub run_at: Option<String>,
     /// Start of the latest attempt.
+    #[schema(required, format = DateTime)]
     pub started_at: Option<String>,
     /// When it became terminal.
+    #[schema(required, format = DateTime)]
     pub finished_at: Option<String>,
-    /// Handler result, once succeeded.
+    /// The handler's result, once succeeded.
+    #[schema(required)]
     pub result: Option<Value>,
     /// Message of the last failure.
+    #[schema(required)]
     pub error: Option<String>,
     /// The submitted payload.
     pub payload: Value,

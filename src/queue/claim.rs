@@ -91,7 +91,8 @@ impl Queue {
         let Some((token, ids)) = reply.split_first() else {
             return Ok(Vec::new());
         };
-        let token: u64 = token.parse().map_err(|_| QueueError::Corrupt("bad claim token".into()))?;
+        let token: u64 =
+            token.parse().map_err(|_| QueueError::Corrupt("bad claim token".into()))?;
         let ids: Vec<TaskId> = ids.iter().filter_map(|id| TaskId::parse(id)).collect();
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         let rows: Vec<ClaimRow> = self

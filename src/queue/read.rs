@@ -49,7 +49,8 @@ impl Queue {
             if record.state == State::Queued && lease.is_some() {
                 record.state = State::Running;
                 record.attempts += 1;
-                record.started_at_ms = claim.as_deref().and_then(claim_started).or(record.started_at_ms);
+                record.started_at_ms =
+                    claim.as_deref().and_then(claim_started).or(record.started_at_ms);
             }
             record
         }))

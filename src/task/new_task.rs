@@ -19,29 +19,54 @@ const MAX_RESULT_TTL_S: i64 = 366 * 24 * 3600;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// The body of `POST /tasks` (and one item of a batch).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+///
+/// Every field but `kind` is optional; `null` counts as absent.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "kind": "telemetry.aggregate",
+    "payload": {"samples": [12.5, 13.0, 11.75, 48.0]},
+    "queue": "default",
+    "priority": 7,
+    "max_attempts": 5,
+    "idempotency_key": "sensor-42-2026-11-26T16:00"
+}))]
 pub struct TaskRequest {
-    /// A registered handler kind.
+    /// A registered handler kind, `[a-z0-9._-]{1,64}`; an unknown kind is a 422.
+    #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
     pub kind: String,
-    /// Any JSON; validated by the kind's handler.
+    /// Any JSON (absent means `null`); validated by the kind's handler at submission.
     #[serde(default)]
     pub payload: Value,
-    /// Queue name; `default` when absent.
+    /// Queue name, `[a-z0-9_-]{1,64}`; `default` when absent.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub queue: Option<String>,
-    /// 0..=9, higher first; 5 when absent.
+    /// 0..=9, higher runs first; FIFO among equal priorities; 5 when absent.
+    #[schema(minimum = 0, maximum = 9)]
     pub priority: Option<i64>,
-    /// Run no earlier than this many milliseconds from now.
+    /// Run no earlier than this many milliseconds from now (at most one year); not
+    /// together with `run_at`.
+    #[schema(minimum = 0, maximum = 31622400000i64)]
     pub delay_ms: Option<i64>,
-    /// Run no earlier than this RFC 3339 time.
+    /// Run no earlier than this RFC 3339 time (a past time means now); not together with
+    /// `delay_ms`.
+    #[schema(format = DateTime)]
     pub run_at: Option<String>,
-    /// 1..=100 attempts in total.
+    /// Attempts in total, 1..=100; `TTP_MAX_ATTEMPTS` when absent.
+    #[schema(minimum = 1, maximum = 100)]
     pub max_attempts: Option<i64>,
-    /// Per-attempt timeout.
+    /// Per-attempt timeout in milliseconds, at most one day; `TTP_TASK_TIMEOUT_MS` when
+    /// absent. Exceeding it is a retryable failure.
+    #[schema(minimum = 1, maximum = 86400000)]
     pub timeout_ms: Option<i64>,
-    /// How long the finished task stays readable.
+    /// How long the finished task and its result stay readable, in seconds, at most one
+    /// year; `TTP_RESULT_TTL_S` when absent.
+    #[schema(minimum = 1, maximum = 31622400)]
     pub result_ttl_s: Option<i64>,
-    /// Deduplicates submissions (also accepted as the `Idempotency-Key` header).
+    /// Deduplicates submissions within the result TTL: the same key and request return
+    /// the same task (200), the same key with another request is a 409. Also accepted as
+    /// the `Idempotency-Key` header.
+    #[schema(min_length = 1, max_length = 255)]
     pub idempotency_key: Option<String>,
 }
 
@@ -147,7 +172,7 @@ impl NewTask {
             defaults.result_ttl_s as i64,
         )?;
         if let Some(key) = &request.idempotency_key
-            && (key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN)
+            && (key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN)
         {
             return Err(FieldError::new("idempotency_key", "must be 1..=255 characters"));
         }

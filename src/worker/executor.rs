@@ -45,7 +45,8 @@ pub async fn execute(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaph
     let timed_out = matches!(ended, Ended::TimedOut(_));
     let action = decide(&shared, &task, ended);
     record_outcome(&shared, &task, &action, timed_out);
-    let settlement = Settlement { holder: task.holder(), id: task.id, lease_expired: false, action };
+    let settlement =
+        Settlement { holder: task.holder(), id: task.id, lease_expired: false, action };
     if shared.outcomes.send(settlement).is_err() {
         tracing::error!("completer stopped before an outcome was written; the lease will expire");
     }
