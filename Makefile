@@ -13,6 +13,7 @@ run:
 ## test: every test, each against its own real redis-server
 test:
 	@scripts/redis.sh install
+	@scripts/ensure-prometheus.sh
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
 	else \

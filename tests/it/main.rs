@@ -10,6 +10,7 @@ mod metrics;
 mod outage;
 mod priority;
 mod processes;
+mod prometheus;
 
 /// Path of the `ttp` binary built for these tests.
 pub const TTP_BIN: &str = env!("CARGO_BIN_EXE_ttp");
