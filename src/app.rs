@@ -62,7 +62,7 @@ impl App {
     ) -> anyhow::Result<Self> {
         config.validate()?;
         let metrics = Metrics::new().context("cannot register metrics")?;
-        let queue = Arc::new(Queue::new(&config, metrics.redis_errors.clone())?);
+        let queue = Queue::new(&config, metrics.redis_errors.clone())?;
         let listener = if roles.api {
             let addr = config.listen_addr()?;
             let listener = TcpListener::bind(addr)

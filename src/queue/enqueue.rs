@@ -17,13 +17,10 @@ pub enum Enqueued {
 }
 
 impl Queue {
-    /// Stores one task (see [`Queue::enqueue_in_queue`] for the errors).
+    /// Stores one task (see [`Queue::enqueue_in_queue`] for the errors). Concurrent calls
+    /// share script calls: see `coalesce.rs`.
     pub async fn enqueue(&self, task: NewTask) -> Result<Enqueued, QueueError> {
-        let queue = task.queue.clone();
-        let mut results = self.enqueue_in_queue(&queue, vec![task]).await?;
-        results
-            .pop()
-            .unwrap_or_else(|| Err(QueueError::Corrupt("enqueue returned no result".into())))
+        self.submissions.submit(task).await
     }
 
     /// Stores tasks of one queue in one script call; one result per task, in order:

@@ -25,6 +25,7 @@
 
 mod admin;
 mod claim;
+mod coalesce;
 mod connection;
 mod enqueue;
 mod fields;
@@ -47,7 +48,7 @@ pub use settle::{Action, Holder, Settlement};
 pub use watch::FinishedTasks;
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::task::{QueueName, TaskId};
@@ -56,7 +57,7 @@ use connection::Redis;
 use scripts::Scripts;
 
 /// Why a queue operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
     /// Redis could not be reached, or answered with an error.
     #[error("Redis is unavailable: {0}")]
@@ -104,7 +105,7 @@ struct Limits {
     dead_ttl_s: u64,
 }
 
-/// Handle to the task store. Cheap to share behind an `Arc`.
+/// Handle to the task store, shared behind an `Arc`.
 #[derive(Debug)]
 pub struct Queue {
     redis: Redis,
@@ -112,14 +113,20 @@ pub struct Queue {
     scripts: Scripts,
     limits: Limits,
     known_queues: Mutex<HashSet<QueueName>>,
+    submissions: coalesce::Coalescer,
 }
 
 impl Queue {
     /// Builds the handle (no connection is made until first use, so ttp starts while
     /// Redis is still down and reports not-ready until it answers).
-    pub fn new(config: &Config, redis_errors: prometheus::IntCounter) -> Result<Self, QueueError> {
-        Ok(Self {
-            redis: Redis::new(config, redis_errors)?,
+    pub fn new(
+        config: &Config,
+        redis_errors: prometheus::IntCounter,
+    ) -> Result<Arc<Self>, QueueError> {
+        let redis = Redis::new(config, redis_errors)?;
+        Ok(Arc::new_cyclic(|me| Self {
+            submissions: coalesce::Coalescer::new(me.clone()),
+            redis,
             keys: Keys::new(&config.key_prefix),
             scripts: Scripts::new(),
             limits: Limits {
@@ -128,7 +135,7 @@ impl Queue {
                 dead_ttl_s: config.dead_ttl_s,
             },
             known_queues: Mutex::new(HashSet::new()),
-        })
+        }))
     }
 
     /// The key formatter (tests use it to inspect Redis directly).
