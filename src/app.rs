@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::waiters::{self, Waiters};
-use crate::api::{self, AppState};
+use crate::api::{self, AppContext};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
@@ -103,7 +103,7 @@ impl App {
             None
         };
         let server = listener.map(|listener| {
-            let state = AppState {
+            let state = Arc::new(AppContext {
                 queue: queue.clone(),
                 registry,
                 metrics,
@@ -116,7 +116,7 @@ impl App {
                     .collect(),
                 shutdown: shutdown.clone(),
                 waiters: Waiters::default(),
-            };
+            });
             tokio::spawn(waiters::watch(queue.clone(), state.waiters.clone(), shutdown.clone()));
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");

@@ -163,7 +163,11 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// Axum middleware: counts and times every request by its route template.
-pub async fn track_http(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+pub async fn track_http(
+    State(metrics): State<std::sync::Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = method_label(request.method()).to_owned();
     let route = request

@@ -37,9 +37,12 @@ use crate::task::{QueueName, TaskDefaults};
 use crate::worker::HandlerRegistry;
 use layers::REQUEST_ID;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
+/// What every handler can reach, shared behind an `Arc` (axum clones the state for
+/// every request, so a plain struct would copy the handler registry each time).
+pub type AppState = Arc<AppContext>;
+
+/// The contents of [`AppState`].
+pub struct AppContext {
     /// The task store.
     pub queue: Arc<Queue>,
     /// Registered kinds (for validation at submission).
@@ -54,12 +57,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Long-poll waiters of this process.
     pub waiters: waiters::Waiters,
-}
-
-impl axum::extract::FromRef<AppState> for Metrics {
-    fn from_ref(state: &AppState) -> Self {
-        state.metrics.clone()
-    }
 }
 
 /// Every route, each registered with its `#[utoipa::path]` documentation.
@@ -84,7 +81,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// metrics, the request deadline, the body limit.
 pub fn router(state: AppState, config: &Config) -> Router {
     let document = openapi::to_json(&openapi::document(&state.registry));
-    let metrics = state.metrics.clone();
+    let metrics = Arc::new(state.metrics.clone());
     let (routes, _) = routes().split_for_parts();
     let timeout = Duration::from_millis(config.request_timeout_ms);
     let mut router = routes

@@ -33,6 +33,7 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let redis = args.redis_url.as_deref().map(super::suite::RedisProbe::new).transpose()?;
     let before = redis.as_ref().map(|r| r.sample()).transpose()?;
     let rss = RssSampler::start(args.ttp_pid);
+    let ttp_cpu_before = args.ttp_pid.and_then(cpu_seconds);
     if args.backlog {
         client.set_paused(true).await?;
     }
@@ -50,8 +51,9 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
         client.set_paused(false).await?;
     }
     let drained = client.drain(args.wait_timeout()).await?;
-    let (end_to_end, failed) = end_to_end(&client, &load.ids).await;
     let after = redis.as_ref().map(|r| r.sample()).transpose()?;
+    let ttp_cpu_after = args.ttp_pid.and_then(cpu_seconds);
+    let (end_to_end, failed) = end_to_end(&client, &load.ids).await;
     let tasks = load.ids.len() as f64;
     let finish_window = if args.backlog { drained - drain_started } else { drained - load.started };
     let submit_window = load.ended - load.started;
@@ -70,6 +72,9 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
         redis_bytes_per_task: before
             .zip(after)
             .map(|(b, a)| (a.memory_bytes - b.memory_bytes) / tasks.max(1.0)),
+        ttp_cpu_us_per_task: ttp_cpu_before
+            .zip(ttp_cpu_after)
+            .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),
         ttp_rss_peak_mb: rss.stop(),
     })
 }
@@ -207,6 +212,16 @@ impl RssSampler {
         let peak = self.peak_kb.load(Ordering::Relaxed).max(self.pid.and_then(rss_kb).unwrap_or(0));
         self.pid.map(|_| peak as f64 / 1024.0)
     }
+}
+
+/// User + system CPU time of a process from /proc, in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// `VmRSS` of a process from /proc, in KiB.

@@ -55,6 +55,8 @@ pub struct Summary {
     pub redis_cpu_us_per_task: Option<f64>,
     /// Growth of Redis memory per task kept until its result TTL, bytes.
     pub redis_bytes_per_task: Option<f64>,
+    /// CPU (user + sys) of the ttp process per task, µs, up to the last finish.
+    pub ttp_cpu_us_per_task: Option<f64>,
     /// Peak resident memory of the ttp process, MiB.
     pub ttp_rss_peak_mb: Option<f64>,
 }
@@ -66,15 +68,15 @@ fn opt(value: Option<f64>, digits: usize) -> String {
 /// A Markdown table of the summaries.
 pub fn table(rows: &[Summary]) -> String {
     let mut out = String::from(
-        "| scenario | tasks | submitted/s | finished/s | submit p50 / p99 / p99.9 ms | end-to-end p50 / p99 / p99.9 / max ms | Redis CPU µs/task | Redis bytes/task | ttp RSS peak MiB | errors |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | tasks | submitted/s | finished/s | submit p50 / p99 / p99.9 ms | end-to-end p50 / p99 / p99.9 / max ms | Redis CPU µs/task | ttp CPU µs/task | Redis bytes/task | ttp RSS peak MiB | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let e2e = r.end_to_end.map_or("—".to_owned(), |l| {
             format!("{:.1} / {:.1} / {:.1} / {:.1}", l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms)
         });
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} | {} | {} |\n",
             r.scenario,
             r.tasks,
             r.submitted_per_s,
@@ -84,6 +86,7 @@ pub fn table(rows: &[Summary]) -> String {
             r.submit.p999_ms,
             e2e,
             opt(r.redis_cpu_us_per_task, 1),
+            opt(r.ttp_cpu_us_per_task, 1),
             opt(r.redis_bytes_per_task, 0),
             opt(r.ttp_rss_peak_mb, 1),
             r.request_errors + r.tasks_not_succeeded,
