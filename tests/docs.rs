@@ -12,8 +12,10 @@ use ttp::config::Config;
 fn readme_settings() -> BTreeMap<String, String> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("\n## Configuration\n").nth(1).expect("a Configuration section");
+    let section = section.split("\n## ").next().unwrap_or_default();
     let mut settings = BTreeMap::new();
-    for line in readme.lines().filter(|l| l.starts_with("| `TTP_")) {
+    for line in section.lines().filter(|l| l.starts_with("| `TTP_")) {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         let names: Vec<&str> = cells[1].split(", ").map(|n| n.trim_matches('`')).collect();
         let defaults: Vec<&str> = cells[2].split(", ").map(|d| d.trim_matches('`')).collect();

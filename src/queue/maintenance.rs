@@ -31,15 +31,14 @@ const PASS_LIMIT: isize = 500;
 /// What the reaper reads of an expired lease: state, attempts ended, max, claim entry.
 type LeaseRow = (Option<String>, Option<u32>, Option<u32>, Option<String>);
 
-fn first_score(pair: &[(String, f64)]) -> Option<i64> {
-    pair.first().map(|(_, score)| *score as i64)
-}
-
 impl Queue {
-    /// Moves scheduled tasks of `queue` that are due into pending.
-    pub async fn promote_due(&self, queue: &QueueName) -> Result<Promoted, QueueError> {
-        let now = now_ms();
-        let key = self.keys.scheduled(queue);
+    /// Members of the zset `key` scored at or before `now` (at most one pass), and the
+    /// lowest score still in it: what is due, and when the next thing will be.
+    async fn due_and_next(
+        &self,
+        key: String,
+        now: i64,
+    ) -> Result<(Vec<TaskId>, Option<i64>), QueueError> {
         let (due, next): (Vec<String>, Vec<(String, f64)>) = self
             .redis
             .call(|mut c| async move {
@@ -50,8 +49,16 @@ impl Queue {
                     .await
             })
             .await?;
+        let due = due.iter().filter_map(|id| TaskId::parse(id)).collect();
+        Ok((due, next.first().map(|(_, score)| *score as i64)))
+    }
+
+    /// Moves scheduled tasks of `queue` that are due into pending.
+    pub async fn promote_due(&self, queue: &QueueName) -> Result<Promoted, QueueError> {
+        let now = now_ms();
+        let (due, next_due_ms) = self.due_and_next(self.keys.scheduled(queue), now).await?;
         if due.is_empty() {
-            return Ok(Promoted { moved: 0, next_due_ms: first_score(&next) });
+            return Ok(Promoted { moved: 0, next_due_ms });
         }
         let mut call = self.scripts.promote.prepare_invoke();
         call.key(self.keys.scheduled(queue))
@@ -59,37 +66,26 @@ impl Queue {
             .key(self.keys.seq(queue))
             .key(self.keys.wake(queue))
             .arg(now);
-        for id in due.iter().filter_map(|id| TaskId::parse(id)) {
-            call.key(self.keys.task(&id)).arg(id.as_str());
+        for id in &due {
+            call.key(self.keys.task(id)).arg(id.as_str());
         }
         let (moved, next): (usize, Option<i64>) =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Ok(Promoted { moved, next_due_ms: next })
     }
 
-    /// Takes back expired leases of `queue`: a task that was running is retried with
-    /// backoff (the attempt counts) or failed when its attempts are used up; a task
-    /// claimed but never started goes back to pending.
+    /// Takes back expired leases of `queue`: the attempt counts, and the task is retried
+    /// with backoff or failed when its attempts are used up; a lease whose task is gone
+    /// or not running is dropped.
     pub async fn reap_expired(
         &self,
         queue: &QueueName,
         policy: RetryPolicy,
     ) -> Result<Reaped, QueueError> {
         let now = now_ms();
-        let key = self.keys.leased(queue);
-        let (expired, next): (Vec<String>, Vec<(String, f64)>) = self
-            .redis
-            .call(|mut c| async move {
-                redis::pipe()
-                    .zrangebyscore_limit(&key, "-inf", now, 0, PASS_LIMIT)
-                    .zrange_withscores(&key, 0, 0)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        let ids: Vec<TaskId> = expired.iter().filter_map(|id| TaskId::parse(id)).collect();
+        let (ids, next_deadline_ms) = self.due_and_next(self.keys.leased(queue), now).await?;
         if ids.is_empty() {
-            return Ok(Reaped { reaped: 0, next_deadline_ms: first_score(&next) });
+            return Ok(Reaped { reaped: 0, next_deadline_ms });
         }
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         let started_key = self.keys.started(queue);

@@ -17,6 +17,7 @@ mod executor;
 mod fetcher;
 pub mod handlers;
 mod leases;
+mod passes;
 mod pool;
 mod promoter;
 mod reaper;

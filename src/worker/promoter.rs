@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::fetcher::Backoff;
+use super::passes;
 use super::pool::Shared;
 use crate::queue::BlockingConnection;
 use crate::task::{QueueName, now_ms};
@@ -22,42 +23,31 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(5);
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let names: Vec<QueueName> = shared.settings.queues.iter().map(|q| q.name.clone()).collect();
     let signal = Arc::new(Notify::new());
-    shared.loops.spawn(listen(shared.clone(), names.clone(), signal.clone(), stop.clone()));
+    shared.loops.spawn(listen(shared.clone(), names, signal.clone(), stop.clone()));
     let mut backoff = Backoff::default();
     loop {
-        let mut next_due: Option<i64> = None;
-        let mut failed = None;
-        for name in &names {
-            match shared.queue.promote_due(name).await {
-                Ok(p) => next_due = min_some(next_due, p.next_due_ms),
-                Err(e) => failed = Some(e),
+        let pass = passes::over_queues(&shared, |name| {
+            let queue = shared.queue.clone();
+            async move { queue.promote_due(&name).await.map(|p| p.next_due_ms) }
+        });
+        let next_due = match pass.await {
+            Ok(next_due) => next_due,
+            Err(e) => {
+                if !backoff.wait(&stop, &e).await {
+                    return;
+                }
+                continue;
             }
-        }
-        if let Some(e) = failed {
-            if !backoff.wait(&stop, &e).await {
-                return;
-            }
-            continue;
-        }
+        };
         backoff.reset();
+        let until_due = |due: i64| (due - now_ms()).clamp(0, LONGEST_SLEEP.as_millis() as i64);
         let sleep =
-            next_due.map_or(LONGEST_SLEEP, |due| {
-                Duration::from_millis(
-                    (due - now_ms()).clamp(0, LONGEST_SLEEP.as_millis() as i64) as u64
-                )
-            });
+            next_due.map_or(LONGEST_SLEEP, |due| Duration::from_millis(until_due(due) as u64));
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             () = signal.notified() => {}
             () = stop.cancelled() => return,
         }
-    }
-}
-
-fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
 

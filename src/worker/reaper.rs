@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::fetcher::Backoff;
+use super::passes;
 use super::pool::Shared;
 use crate::task::now_ms;
 
@@ -17,27 +18,25 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let lease_ms = shared.settings.lease.as_millis() as i64;
     let mut backoff = Backoff::default();
     loop {
-        let mut next: i64 = now_ms() + lease_ms;
-        let mut failed = None;
-        for weight in &shared.settings.queues {
-            match shared.queue.reap_expired(&weight.name, shared.settings.retry).await {
-                Ok(r) => {
-                    if r.reaped > 0 {
-                        tracing::info!(queue = %weight.name, reaped = r.reaped, "took back expired leases");
-                    }
-                    if let Some(deadline) = r.next_deadline_ms {
-                        next = next.min(deadline);
-                    }
+        let pass = passes::over_queues(&shared, |name| {
+            let (queue, retry) = (shared.queue.clone(), shared.settings.retry);
+            async move {
+                let reaped = queue.reap_expired(&name, retry).await?;
+                if reaped.reaped > 0 {
+                    tracing::info!(queue = %name, reaped = reaped.reaped, "took back expired leases");
                 }
-                Err(e) => failed = Some(e),
+                Ok(reaped.next_deadline_ms)
             }
-        }
-        if let Some(e) = failed {
-            if !backoff.wait(&stop, &e).await {
-                return;
+        });
+        let next = match pass.await {
+            Ok(next) => next.unwrap_or(i64::MAX).min(now_ms() + lease_ms),
+            Err(e) => {
+                if !backoff.wait(&stop, &e).await {
+                    return;
+                }
+                continue;
             }
-            continue;
-        }
+        };
         backoff.reset();
         // A few ms past the deadline, so the lease is expired by Redis' clock too.
         let sleep = Duration::from_millis((next - now_ms() + 5).clamp(5, lease_ms) as u64);
