@@ -1,7 +1,7 @@
 # ttp — the two set-up commands are `make run` and `make test`.
 SHELL := /bin/bash
 REDIS_PORT ?= 6390
-export TTP_DEV_REDIS_PORT := $(REDIS_PORT)
+export DEV_REDIS_PORT := $(REDIS_PORT)
 
 .PHONY: run test lint redis-start redis-stop clean
 

@@ -50,7 +50,7 @@ TTP_PORT=$(free_port)
 URL="http://127.0.0.1:$TTP_PORT"
 TTP_PID=""
 
-redis() { TTP_DEV_REDIS_PORT=$REDIS_PORT TTP_DEV_REDIS_DIR="$WORK/redis" scripts/redis.sh "$@"; }
+redis() { DEV_REDIS_PORT=$REDIS_PORT DEV_REDIS_DIR="$WORK/redis" scripts/redis.sh "$@"; }
 
 stop_ttp() {
   local signal="${1:-TERM}"
@@ -67,7 +67,7 @@ stop_ttp() {
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "${SUBMIT_PID:-}" ]; then
-    pkill -TERM -P "$SUBMIT_PID" 2>/dev/null || true   # its curl and awk
+    pkill -TERM -P "$SUBMIT_PID" 2>/dev/null || true   # the producer
     kill "$SUBMIT_PID" 2>/dev/null || true
   fi
   stop_ttp TERM >/dev/null 2>&1 || true
@@ -78,8 +78,8 @@ trap cleanup EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
 
 start_ttp() {
-  # env -u: the Makefile exports TTP_DEV_REDIS_PORT, which ttp would warn about.
-  env -u TTP_DEV_REDIS_PORT -u TTP_DEV_REDIS_DIR \
+  # env -u: keep the dev Redis settings out of the environment of ttp.
+  env -u DEV_REDIS_PORT -u DEV_REDIS_DIR \
     TTP_LISTEN="127.0.0.1:$TTP_PORT" TTP_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" \
     TTP_CONCURRENCY="$CONCURRENCY" TTP_BACKOFF_BASE_MS=200 TTP_BACKOFF_MAX_MS=1000 \
     TTP_SHUTDOWN_GRACE_MS=5000 TTP_LOG=info TTP_LOG_FORMAT=text \
@@ -97,28 +97,24 @@ start_ttp() {
   die "ttp did not become ready"
 }
 
-# The submission step, in one place: enqueue $1 tasks, writing one line per accepted
-# task id to $2. (To be replaced by the producer example.) One curl process sends them
-# over a few keep-alive connections in parallel; the mix: 1 % fail for good (they end in
-# the dead-letter list), 5 % fail once and succeed on the retry, 10 % aggregate
-# telemetry samples, the rest sleep 10..$TASK_MS ms (simulated I/O).
+# The submission step, in one place: enqueue $1 tasks with the producer example, writing
+# one line per accepted task id to $2 as they are accepted. The mix: 1 % fail for good
+# (they end in the dead-letter list), 5 % fail once and succeed on the retry, 10 %
+# aggregate telemetry samples, the rest sleep 10..$TASK_MS ms (simulated I/O). Every
+# request carries an idempotency key, so one refused while ttp is down is sent again
+# without ever creating a duplicate.
 submit_tasks() {
-  local n="$1" ids="$2" config="$WORK/submit.curl"
-  awk -v n="$n" -v url="$URL/tasks" -v ms="$TASK_MS" 'BEGIN {
+  local n="$1" ids="$2" mix="$WORK/mix.jsonl"
+  awk -v n="$n" -v ms="$TASK_MS" 'BEGIN {
     for (i = 0; i < n; i++) {
-      if (i % 100 == 99) body = "{\"kind\":\"fail\",\"payload\":{\"message\":\"demo: permanent failure\",\"retryable\":false}}"
-      else if (i % 20 == 1) body = "{\"kind\":\"fail\",\"payload\":{\"fail_first\":1}}"
-      else if (i % 10 == 2) body = sprintf("{\"kind\":\"telemetry.aggregate\",\"payload\":{\"samples\":[%d,%d,%d,%d,%d]}}", i % 7, i % 11, i % 13, i % 17, i % 19)
-      else body = sprintf("{\"kind\":\"sleep\",\"payload\":{\"ms\":%d}}", 10 + (i * 37) % (ms - 9))
-      gsub(/"/, "\\\"", body)
-      if (i > 0) print "next"   # separates transfers; a trailing one would be an empty transfer
-      printf "url = \"%s\"\nrequest = \"POST\"\nheader = \"content-type: application/json\"\n", url
-      printf "data = \"%s\"\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code} %%header{location}\\n\"\n", body
+      if (i % 100 == 99) print "{\"kind\":\"fail\",\"payload\":{\"message\":\"demo: permanent failure\",\"retryable\":false}}"
+      else if (i % 20 == 1) print "{\"kind\":\"fail\",\"payload\":{\"fail_first\":1}}"
+      else if (i % 10 == 2) printf "{\"kind\":\"telemetry.aggregate\",\"payload\":{\"samples\":[%d,%d,%d,%d,%d]}}\n", i % 7, i % 11, i % 13, i % 17, i % 19
+      else printf "{\"kind\":\"sleep\",\"payload\":{\"ms\":%d}}\n", 10 + (i * 37) % (ms - 9)
     }
-  }' > "$config"
-  # Requests refused while ttp is down fail here (logged to submit.err); only the 202s count.
-  curl -sS --no-progress-meter -Z --parallel-max 16 -K "$config" 2>>"$WORK/submit.err" \
-    | awk '$1 == 202 { sub("/tasks/", "", $2); print $2; fflush() }' > "$ids" || true
+  }' > "$mix"
+  "$PRODUCER" --url "$URL" --count "$n" --requests "$mix" --ids "$ids" --no-wait \
+    --concurrency 16 --retry-for-ms 60000 >>"$WORK/submit.log" 2>>"$WORK/submit.err" || true
 }
 
 # Sums the samples of metric $1 whose labels contain $2 in /metrics text on stdin.
@@ -179,8 +175,10 @@ queues() { curl -fsS --max-time 5 "$URL/queues"; echo; }
 
 ########################################################################################
 bold "build (release)"
-cargo build --release --quiet --bin ttp
-BIN="$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)/release/ttp"
+cargo build --release --quiet --bin ttp --example producer
+TARGET="$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)"
+BIN="$TARGET/release/ttp"
+PRODUCER="$TARGET/release/examples/producer"
 say "$BIN"
 
 bold "start Redis (AOF, noeviction) and ttp"

@@ -42,11 +42,10 @@ CONSUMER_PID=""
 WATCHDOG_PID=""
 STEP_PID=""
 
-redis() { TTP_DEV_REDIS_PORT=$REDIS_PORT TTP_DEV_REDIS_DIR="$WORK/redis" scripts/redis.sh "$@"; }
+redis() { DEV_REDIS_PORT=$REDIS_PORT DEV_REDIS_DIR="$WORK/redis" scripts/redis.sh "$@"; }
 
-# The environment of the examples that embed ttp. `env -u`: ttp rejects unknown TTP_*
-# variables, and the Makefile exports TTP_DEV_REDIS_PORT.
-TTP_ENV=(env -u TTP_DEV_REDIS_PORT -u TTP_DEV_REDIS_DIR
+# The environment of the examples that embed ttp (without the dev Redis settings).
+TTP_ENV=(env -u DEV_REDIS_PORT -u DEV_REDIS_DIR
   TTP_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" TTP_LOG="${TTP_LOG:-warn}")
 
 # Runs one step in the background and waits for it, so that a signal (Ctrl+C, the

@@ -148,7 +148,7 @@ check_live_metrics() (
       for _ in $(seq 1 50); do kill -0 "$ttp_pid" 2>/dev/null || break; sleep 0.1; done
       kill -KILL "$ttp_pid" 2>/dev/null || true
     fi
-    TTP_DEV_REDIS_PORT=$redis_port TTP_DEV_REDIS_DIR="$tmp/redis" scripts/redis.sh stop 2>/dev/null || true
+    DEV_REDIS_PORT=$redis_port DEV_REDIS_DIR="$tmp/redis" scripts/redis.sh stop 2>/dev/null || true
     rm -rf "$tmp"
   }
   trap cleanup EXIT
@@ -157,9 +157,9 @@ check_live_metrics() (
   echo "   building ttp (debug)"
   cargo build -q --bin ttp
   local bin; bin="$(cargo metadata --format-version 1 --no-deps 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/ttp"
-  TTP_DEV_REDIS_PORT=$redis_port TTP_DEV_REDIS_DIR="$tmp/redis" scripts/redis.sh start
-  # env -u: the Makefile exports TTP_DEV_REDIS_PORT, which ttp would warn about.
-  env -u TTP_DEV_REDIS_PORT -u TTP_DEV_REDIS_DIR \
+  DEV_REDIS_PORT=$redis_port DEV_REDIS_DIR="$tmp/redis" scripts/redis.sh start
+  # env -u: keep the dev Redis settings out of the environment of ttp.
+  env -u DEV_REDIS_PORT -u DEV_REDIS_DIR \
     TTP_LISTEN=127.0.0.1:$ttp_port TTP_REDIS_URL=redis://127.0.0.1:$redis_port \
     TTP_LOG=warn TTP_QUEUES=default=1,reports=1 TTP_BACKOFF_BASE_MS=10 TTP_BACKOFF_MAX_MS=50 \
     "$bin" serve >"$tmp/ttp.log" 2>&1 &

@@ -4,8 +4,8 @@
 # with AOF persistence and its data under .data/ (git-ignored).
 set -euo pipefail
 
-PORT="${TTP_DEV_REDIS_PORT:-6390}"
-DIR="${TTP_DEV_REDIS_DIR:-$(pwd)/.data/redis}"
+PORT="${DEV_REDIS_PORT:-6390}"
+DIR="${DEV_REDIS_DIR:-$(pwd)/.data/redis}"
 
 install() {
   if command -v redis-server >/dev/null 2>&1; then return 0; fi

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::Problem;
 use super::{ApiError, ApiJson, AppState, openapi, tasks};
@@ -93,8 +93,9 @@ impl ItemResult {
 )]
 pub async fn submit_batch(
     State(state): State<AppState>,
-    ApiJson(batch): ApiJson<BatchRequest>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<BatchResponse>, ApiError> {
+    let batch = parse_batch(body)?;
     if batch.tasks.is_empty() || batch.tasks.len() > MAX_BATCH {
         let message = format!("must hold 1..={MAX_BATCH} tasks, got {}", batch.tasks.len());
         return Err(FieldError::new("tasks", message).into());
@@ -117,6 +118,24 @@ pub async fn submit_batch(
     let accepted = results.iter().filter(|r| r.status == 202).count();
     let rejected = results.len() - accepted;
     Ok(Json(BatchResponse { accepted, rejected, results }))
+}
+
+/// Reads the body (an object: serde would also read the struct from an array).
+fn parse_batch(body: Map<String, Value>) -> Result<BatchRequest, ApiError> {
+    serde_path_to_error::deserialize(Value::Object(body)).map_err(|e| {
+        let inner = e.inner().to_string();
+        let field = match e.path().to_string().as_str() {
+            "." => {
+                inner.split('`').nth(1).filter(|_| inner.contains(" field `")).map(str::to_owned)
+            }
+            path => Some(path.to_owned()),
+        };
+        let detail = match &field {
+            Some(field) => format!("{field}: {inner}"),
+            None => inner,
+        };
+        ApiError::BadRequest { detail, field }
+    })
 }
 
 fn parse_item(state: &AppState, index: usize, item: Value) -> Result<NewTask, ApiError> {

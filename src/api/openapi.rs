@@ -40,8 +40,8 @@ use crate::worker::HandlerRegistry;
 )]
 pub struct ApiDoc;
 
-/// 400: malformed JSON, a value of the wrong JSON type, an unknown field, or a query
-/// parameter that does not parse.
+/// Malformed JSON, a value of the wrong JSON type, an unknown field, or a query
+/// parameter that does not parse; `field` names it when known.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -50,7 +50,7 @@ pub struct ApiDoc;
 )]
 pub struct BadRequest(pub Problem);
 
-/// 404: unknown or expired task, or a queue name that breaks the naming rule.
+/// Unknown or expired task, or a queue name that breaks the naming rule.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -59,8 +59,9 @@ pub struct BadRequest(pub Problem);
 )]
 pub struct NotFound(pub Problem);
 
-/// 409: an idempotency key reused with a different request, or a task in a state that
-/// does not allow the action.
+/// An idempotency key reused with a different request (or an `Idempotency-Key` header
+/// that differs from the `idempotency_key` field), or a task in a state that does not
+/// allow the action.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -69,18 +70,18 @@ pub struct NotFound(pub Problem);
 )]
 pub struct Conflict(pub Problem);
 
-/// 413: the body is over `TTP_MAX_BODY_BYTES` (1 MiB by default).
+/// The body is over `TTP_MAX_BODY_BYTES` (1 MiB by default).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct TooLarge(pub Problem);
 
-/// 415: the body is not declared as `application/json`.
+/// The body is not declared as `application/json`.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct NotJson(pub Problem);
 
-/// 422: a value breaks its rule (range, pattern, unknown kind, a payload the kind
-/// refuses); `field` names it.
+/// A value breaks its rule (range, pattern, unknown kind, a payload the kind refuses,
+/// `delay_ms` together with `run_at`); `field` names it.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -89,7 +90,7 @@ pub struct NotJson(pub Problem);
 )]
 pub struct Invalid(pub Problem);
 
-/// 429: the queue holds `TTP_MAX_QUEUE_LENGTH` waiting tasks; retry later.
+/// The queue holds `TTP_MAX_QUEUE_LENGTH` waiting tasks; retry later.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
@@ -97,12 +98,12 @@ pub struct Invalid(pub Problem);
 )]
 pub struct QueueFull(pub Problem);
 
-/// 500: a bug, or data in Redis that ttp did not write; details are in the server log.
+/// A bug, or data in Redis that ttp did not write; details are in the server log.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
 pub struct Internal(pub Problem);
 
-/// 503: Redis is unreachable or out of memory, the request took longer than
+/// Redis is unreachable or out of memory, the request took longer than
 /// `TTP_REQUEST_TIMEOUT_MS`, or the process is shutting down; retry later.
 #[derive(ToResponse)]
 #[response(
@@ -156,11 +157,14 @@ fn task_request_per_kind(doc: &mut Value, registry: &HandlerRegistry) {
         return;
     };
     let mut base = slot.take();
-    let description = base.get("description").cloned().unwrap_or(Value::Null);
-    let example = base.get("example").cloned().unwrap_or(Value::Null);
+    let mut union = Map::new();
     if let Some(object) = base.as_object_mut() {
-        object.remove("description");
-        object.remove("example");
+        // The description and example belong to the union, not to each variant.
+        for key in ["description", "example"] {
+            if let Some(value) = object.remove(key) {
+                union.insert(key.into(), value);
+            }
+        }
         // Both given (not null) is a 422; the spec says so.
         object.insert(
             "not".into(),
@@ -172,11 +176,8 @@ fn task_request_per_kind(doc: &mut Value, registry: &HandlerRegistry) {
     }
     let variants: Vec<Value> =
         registry.kinds().into_iter().map(|kind| variant(&base, kind)).collect();
-    *slot = json!({
-        "description": description,
-        "oneOf": variants,
-        "example": example,
-    });
+    union.insert("oneOf".into(), Value::Array(variants));
+    *slot = Value::Object(union);
 }
 
 fn variant(base: &Value, kind: &str) -> Value {
@@ -194,8 +195,13 @@ fn variant(base: &Value, kind: &str) -> Value {
         }
     }
     if let Some(Value::Object(properties)) = variant.get_mut("properties") {
-        let description = properties.get("kind").and_then(|k| k.get("description")).cloned();
-        properties.insert("kind".into(), json!({"const": kind, "description": description}));
+        let mut rule = json!({"const": kind});
+        if let (Some(description), Some(rule)) =
+            (properties.get("kind").and_then(|k| k.get("description")), rule.as_object_mut())
+        {
+            rule.insert("description".into(), description.clone());
+        }
+        properties.insert("kind".into(), rule);
         properties.insert("payload".into(), payload.schema);
     }
     variant
@@ -228,5 +234,70 @@ fn request_id_on_every_response(doc: &mut Value) {
                 responses.values_mut().for_each(&mut add);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        document(&HandlerRegistry::with_builtins())
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, &Value)> {
+        let mut found = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                found.push((format!("{method} {path}"), operation));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_operation_has_an_id_a_summary_and_a_description() {
+        let doc = doc();
+        for (name, operation) in operations(&doc) {
+            for key in ["operationId", "summary", "description"] {
+                let text = operation[key].as_str().unwrap_or_default();
+                assert!(!text.is_empty(), "{name} has no {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_response_is_problem_details() {
+        let doc = doc();
+        for (name, operation) in operations(&doc) {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                if status.starts_with('2') {
+                    continue;
+                }
+                let reference = response["$ref"].as_str().unwrap_or_default();
+                let shared = reference.strip_prefix("#/components/responses/");
+                let shared = shared.map(|n| &doc["components"]["responses"][n]);
+                let content = shared.map(|r| &r["content"]["application/problem+json"]["schema"]);
+                assert_eq!(
+                    content.map(|s| &s["$ref"]),
+                    Some(&json!("#/components/schemas/Problem")),
+                    "{name} {status}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn task_request_has_one_variant_per_kind() {
+        let doc = doc();
+        let variants = doc["components"]["schemas"]["TaskRequest"]["oneOf"].as_array().cloned();
+        let kinds: Vec<Value> = variants
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v["properties"]["kind"]["const"].clone())
+            .collect();
+        let registered: Vec<Value> =
+            HandlerRegistry::with_builtins().kinds().into_iter().map(Value::from).collect();
+        assert_eq!(kinds, registered);
     }
 }

@@ -24,8 +24,8 @@ use crate::task::{State, TaskRecord};
     "run_at": null,
     "started_at": "2026-11-26T16:46:39.125Z",
     "finished_at": "2026-11-26T16:46:39.126Z",
-    "result": {"count": 4, "min": 11.75, "max": 48.0, "mean": 21.3125, "stddev": 15.28,
-               "p50": 12.75, "p90": 37.55, "p95": 42.78, "p99": 46.95},
+    "result": {"count": 4, "min": 11.75, "max": 48.0, "mean": 21.3125, "stddev": 15.414,
+               "p50": 12.75, "p90": 37.5, "p95": 42.75, "p99": 46.95},
     "error": null,
     "payload": {"samples": [12.5, 13.0, 11.75, 48.0]}
 }))]

@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bulk;
+mod chaos;
+mod dead_letters;
+mod delivery;
 mod errors;
 mod kinds;
 mod lifecycle;
@@ -11,6 +15,8 @@ mod outage;
 mod priority;
 mod processes;
 mod prometheus;
+mod races;
+mod redis_faults;
 
 /// Path of the `ttp` binary built for these tests.
 pub const TTP_BIN: &str = env!("CARGO_BIN_EXE_ttp");

@@ -88,7 +88,11 @@ async fn served_openapi_json_is_the_committed_document() {
     let response = app.http.get(app.url("/openapi.json")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
-    assert_same_document("openapi.json", &committed("openapi.json"), &response.text().await.unwrap());
+    assert_same_document(
+        "openapi.json",
+        &committed("openapi.json"),
+        &response.text().await.unwrap(),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +122,12 @@ async fn cors_answers_preflights_from_configured_origins_only() {
         cors_origins: "https://dash.example, http://localhost:3000".into(),
         ..test_config(&redis.url())
     };
-    let app = TestApp::spawn_with(config, Roles { api: true, workers: false }, HandlerRegistry::with_builtins()).await;
+    let app = TestApp::spawn_with(
+        config,
+        Roles { api: true, workers: false },
+        HandlerRegistry::with_builtins(),
+    )
+    .await;
     let preflight = |origin: &'static str| {
         app.http
             .request(reqwest::Method::OPTIONS, app.url("/tasks"))
@@ -137,9 +146,8 @@ async fn cors_answers_preflights_from_configured_origins_only() {
 async fn large_responses_are_gzipped_and_small_ones_are_not() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis).await;
-    let get = |path: &'static str| {
-        app.http.get(app.url(path)).header(ACCEPT_ENCODING, "gzip").send()
-    };
+    let get =
+        |path: &'static str| app.http.get(app.url(path)).header(ACCEPT_ENCODING, "gzip").send();
     let large = get("/openapi.json").await.unwrap();
     assert_eq!(large.headers().get(CONTENT_ENCODING).map(|v| v.to_str().unwrap()), Some("gzip"));
     let small = get("/healthz").await.unwrap();
@@ -172,7 +180,11 @@ async fn idempotency_header_and_field_that_differ_are_a_409() {
         .await
         .unwrap();
     assert_problem(response, 409, None).await;
-    let tab = app.http.post(app.url("/tasks")).header("Idempotency-Key", "a\tb").json(&json!({"kind": "noop"}));
+    let tab = app
+        .http
+        .post(app.url("/tasks"))
+        .header("Idempotency-Key", "a\tb")
+        .json(&json!({"kind": "noop"}));
     assert_problem(tab.send().await.unwrap(), 422, Some("Idempotency-Key")).await;
 }
 
