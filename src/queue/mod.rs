@@ -89,7 +89,8 @@ pub enum QueueError {
 
 impl From<redis::RedisError> for QueueError {
     fn from(error: redis::RedisError) -> Self {
-        if error.code() == Some("OOM") {
+        // Inside a pipeline the server error arrives wrapped, with the code quoted.
+        if error.code() == Some("OOM") || error.to_string().contains("\"OOM\"") {
             Self::OutOfMemory
         } else {
             Self::Unavailable(error.to_string())
@@ -143,22 +144,28 @@ impl Queue {
         &self.keys
     }
 
-    /// Answers when Redis accepts a write within the deadline: a `PING` would pass on a
-    /// Redis at `maxmemory` that refuses every submission, so readiness writes a
-    /// short-lived probe key instead.
+    /// Answers when Redis accepts a write within the deadline and is not at its memory
+    /// limit: a `PING` would pass on a Redis at `maxmemory` that refuses every submission,
+    /// so readiness writes a short-lived probe key and checks `INFO memory` too.
     pub async fn probe_writable(&self) -> Result<(), QueueError> {
         let key = self.keys.probe();
-        self.redis
+        let memory: String = self
+            .redis
             .call(|mut c| async move {
-                redis::cmd("SET")
+                let (_, memory): ((), String) = redis::pipe()
+                    .cmd("SET")
                     .arg(key)
                     .arg(1)
                     .arg("PX")
                     .arg(10_000)
-                    .query_async::<()>(&mut c)
-                    .await
+                    .cmd("INFO")
+                    .arg("memory")
+                    .query_async(&mut c)
+                    .await?;
+                Ok(memory)
             })
-            .await
+            .await?;
+        if nearly_full(&memory) { Err(QueueError::OutOfMemory) } else { Ok(()) }
     }
 
     /// Redis' `maxmemory-policy`, when `CONFIG GET` is allowed (managed services may
@@ -176,5 +183,18 @@ impl Queue {
     /// A dedicated connection for blocking waits, which must not hold a pooled one.
     pub async fn blocking_connection(&self) -> Result<BlockingConnection, QueueError> {
         self.redis.blocking_connection().await
+    }
+}
+
+/// Whether `INFO memory` shows Redis at 98 % or more of its `maxmemory`: a tiny probe
+/// write can still pass there while real submissions (and their buffers) are refused.
+fn nearly_full(info: &str) -> bool {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<f64>().ok())
+    };
+    match (field("used_memory"), field("maxmemory")) {
+        (Some(used), Some(max)) if max > 0.0 => used >= 0.98 * max,
+        _ => false,
     }
 }
