@@ -126,6 +126,12 @@ mod tests {
             ("sleep", json!({"ms": 0}), true),
             ("sleep", json!({"ms": 60_000, "extra": 1}), true),
             ("sleep", json!({"ms": 60_001}), false),
+            ("sleep", json!({"ms": 5.0}), true),
+            (
+                "telemetry.downsample",
+                json!({"points": [[9_007_199_254_740_993_i64, 1]], "bucket_ms": 1}),
+                false,
+            ),
             ("sleep", json!({"ms": null}), false),
             ("sleep", Value::Null, false),
             ("fail", Value::Null, true),

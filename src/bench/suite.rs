@@ -28,6 +28,24 @@ impl RedisProbe {
         Ok(Self { client: redis::Client::open(url)? })
     }
 
+    /// Empties Redis and compacts its AOF, so that a scenario neither pays for the data
+    /// of the previous ones (memory, AOF rewrites) nor reads it.
+    pub fn reset(&self) -> anyhow::Result<()> {
+        let mut conn = self.client.get_connection()?;
+        redis::cmd("FLUSHALL").query::<()>(&mut conn)?;
+        let _ = redis::cmd("BGREWRITEAOF").query::<String>(&mut conn);
+        for _ in 0..300 {
+            let info: String = redis::cmd("INFO").arg("persistence").query(&mut conn)?;
+            if !info.contains("aof_rewrite_in_progress:1")
+                && !info.contains("aof_rewrite_scheduled:1")
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
     /// Samples INFO now.
     pub fn sample(&self) -> anyhow::Result<RedisSample> {
         let mut conn = self.client.get_connection()?;
@@ -73,7 +91,17 @@ pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
     eprintln!("raw Redis: redis-benchmark, 50 clients, unpipelined and pipelined 16");
     let raw = redis_benchmark(&url, 1)?;
     let piped = redis_benchmark(&url, 16)?;
+    // Latency first, on an empty Redis; every scenario starts from a flushed Redis with a
+    // compacted AOF, so none pays for the data (memory, AOF rewrites) of the one before.
     let scenarios: Vec<(&str, BenchArgs)> = vec![
+        (
+            "open loop: 500 tasks/s for 20 s",
+            BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..base.clone() },
+        ),
+        (
+            "open loop: 5,000 tasks/s for 20 s",
+            BenchArgs { rate: Some(5000), duration_s: 20, batch: 1, ..base.clone() },
+        ),
         (
             "backlog: 200k via batches of 100, workers paused, then drained",
             BenchArgs { tasks: 200_000, batch: 100, concurrency: 8, backlog: true, ..base.clone() },
@@ -86,18 +114,12 @@ pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
             "closed loop: batches of 100, 200k",
             BenchArgs { tasks: 200_000, batch: 100, concurrency: 8, ..base.clone() },
         ),
-        (
-            "open loop: 500 tasks/s for 20 s",
-            BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..base.clone() },
-        ),
-        (
-            "open loop: 5,000 tasks/s for 20 s",
-            BenchArgs { rate: Some(5000), duration_s: 20, batch: 1, ..base.clone() },
-        ),
     ];
+    let probe = RedisProbe::new(&url)?;
     let mut rows: Vec<Summary> = Vec::new();
     for (name, args) in scenarios {
         eprintln!("scenario: {name}");
+        probe.reset()?;
         rows.push(load::scenario(&args, name).await?);
     }
     if base.json {

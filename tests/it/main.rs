@@ -11,6 +11,7 @@ mod errors;
 mod kinds;
 mod lifecycle;
 mod metrics;
+mod openapi;
 mod outage;
 mod priority;
 mod processes;

@@ -94,12 +94,16 @@ fn parse(payload: &Value) -> Result<Plan, TaskError> {
     Ok(Plan { points, bucket_ms, agg })
 }
 
+/// Timestamps lie within ±2^53 ms: exact in every JSON client (and in the OpenAPI
+/// document), and no bucket start can then overflow i64.
+const T_LIMIT_MS: i64 = 1 << 53;
+
 /// Point number `i` as `(bucket start, value)`.
 fn parse_point(point: &Value, i: usize, bucket_ms: i64) -> Result<(i64, f64), TaskError> {
     let [t, v] = point.as_array().map(Vec::as_slice).unwrap_or_default() else {
         return Err(TaskError::invalid(format!("points[{i}]"), "must be a [t_ms, value] pair"));
     };
-    let t = integer(t, format_args!("points[{i}][0]"), i64::MIN..=i64::MAX)?;
+    let t = integer(t, format_args!("points[{i}][0]"), -T_LIMIT_MS..=T_LIMIT_MS)?;
     let v = finite(v, format_args!("points[{i}][1]"))?;
     match t.div_euclid(bucket_ms).checked_mul(bucket_ms) {
         Some(start) => Ok((start, v)),

@@ -52,7 +52,10 @@ pub(super) fn integer(
     field: impl Display,
     range: RangeInclusive<i64>,
 ) -> Result<i64, TaskError> {
-    value.as_i64().filter(|n| range.contains(n)).ok_or_else(|| {
+    // JSON has one number type: 5.0 is the integer 5 (as JSON Schema says).
+    let integral = || value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18);
+    let number = value.as_i64().or_else(|| integral().map(|f| f as i64));
+    number.filter(|n| range.contains(n)).ok_or_else(|| {
         let message = match (*range.start(), *range.end()) {
             (i64::MIN, i64::MAX) => "must be an integer within the i64 range".to_owned(),
             (lo, i64::MAX) => format!("must be an integer >= {lo}"),
