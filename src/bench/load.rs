@@ -117,15 +117,26 @@ async fn open_loop(client: &Client, rate: u64, duration: Duration) -> Load {
         let client = client.clone();
         set.spawn(async move {
             let result = client.submit().await;
-            let mut hist = histogram();
-            let _ = hist.record(intended.elapsed().as_micros() as u64);
-            match result {
-                Ok(ids) => (ids, hist, 0),
-                Err(_) => (Vec::new(), hist, 1),
-            }
+            (result.ok(), intended.elapsed().as_micros() as u64)
         });
     }
-    collect(set, started).await
+    let mut load =
+        Load { ids: Vec::new(), submit_us: histogram(), errors: 0, started, ended: started };
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((Some(ids), us)) => {
+                load.ids.extend(ids);
+                let _ = load.submit_us.record(us);
+            }
+            Ok((None, us)) => {
+                load.errors += 1;
+                let _ = load.submit_us.record(us);
+            }
+            Err(_) => load.errors += 1,
+        }
+    }
+    load.ended = Instant::now();
+    load
 }
 
 async fn collect(mut set: JoinSet<(Vec<String>, Histogram<u64>, usize)>, started: Instant) -> Load {
