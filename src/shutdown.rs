@@ -1,5 +1,6 @@
 //! The only place that knows about SIGINT and SIGTERM: it turns the first one into a
-//! cancelled token that the rest of the program watches.
+//! cancelled token that the rest of the program watches; a second one exits at once
+//! (leases of unfinished tasks then expire and the tasks run elsewhere).
 
 use tokio_util::sync::CancellationToken;
 
@@ -9,8 +10,11 @@ pub fn on_signals() -> CancellationToken {
     let cancel = token.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutdown signal received");
+        tracing::info!("shutdown signal received; a second one exits at once");
         cancel.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second shutdown signal: exiting without waiting for running tasks");
+        std::process::exit(130);
     });
     token
 }

@@ -111,8 +111,18 @@ pub async fn submit_batch(
             Err(e) => results.push(Some(ItemResult::error(e))),
         }
     }
+    // A queue whose script call fails gets per-item 503s: the other queues' items were
+    // stored, and a whole-request error would make clients resubmit them. Only when
+    // nothing at all was stored is the Redis failure the answer to the request.
+    let mut failure = None;
     for (queue, items) in by_queue {
-        store(&state, &queue, items, &mut results).await?;
+        if let Err(e) = store(&state, &queue, items, &mut results).await {
+            failure = Some(e);
+        }
+    }
+    let stored_any = results.iter().flatten().any(|r| r.status == 202 || r.status == 200);
+    if let (Some(e), false) = (failure, stored_any) {
+        return Err(e.into());
     }
     let results: Vec<ItemResult> = results.into_iter().flatten().collect();
     let accepted = results.iter().filter(|r| r.status == 202).count();
@@ -153,10 +163,18 @@ async fn store(
     queue: &QueueName,
     items: Vec<(usize, NewTask)>,
     results: &mut [Option<ItemResult>],
-) -> Result<(), ApiError> {
+) -> Result<(), QueueError> {
     let (indexes, tasks): (Vec<usize>, Vec<NewTask>) = items.into_iter().unzip();
     let kinds: Vec<String> = tasks.iter().map(|t| t.kind.as_str().to_owned()).collect();
-    let outcomes = state.queue.enqueue_in_queue(queue, tasks).await?;
+    let outcomes = match state.queue.enqueue_in_queue(queue, tasks).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            for index in indexes {
+                results[index] = Some(ItemResult::error(e.clone().into()));
+            }
+            return Err(e);
+        }
+    };
     for ((index, kind), outcome) in indexes.into_iter().zip(kinds).zip(outcomes) {
         results[index] = Some(match outcome {
             Ok(Enqueued::Created(record)) => {
@@ -169,13 +187,10 @@ async fn store(
                 }
             }
             Ok(Enqueued::Replayed(id)) => {
-                let current = state.queue.get(&id).await?.map(|r| r.state);
+                let current = state.queue.get(&id).await.ok().flatten().map(|r| r.state);
                 ItemResult { status: 200, id: Some(id.to_string()), state: current, problem: None }
             }
-            Err(e @ (QueueError::Full { .. } | QueueError::IdempotencyConflict { .. })) => {
-                ItemResult::error(e.into())
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => ItemResult::error(e.into()),
         });
     }
     Ok(())

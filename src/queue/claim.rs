@@ -50,6 +50,11 @@ impl ClaimedTask {
     }
 }
 
+/// Most tasks one claim takes: the script passes two values per task to single `ZADD` and
+/// `HSET` calls, and Lua's `unpack` fails beyond about 8,000 values — after the pop, which
+/// Redis does not roll back. 1,000 keeps every call far below that.
+pub const MAX_CLAIM: usize = 1000;
+
 const CLAIM_FIELDS: [&str; 10] =
     ["state", "att", "max", "kind", "payload", "timeout", "created", "run_at", "prio", "ttl"];
 
@@ -67,8 +72,8 @@ type ClaimRow = (
 );
 
 impl Queue {
-    /// Claims up to `max` ready tasks of `queue` under a lease of `lease`; empty when
-    /// none is ready or the queue is paused.
+    /// Claims up to `max` (at most [`MAX_CLAIM`]) ready tasks of `queue` under a lease of
+    /// `lease`; empty when none is ready or the queue is paused.
     pub async fn claim(
         &self,
         queue: &QueueName,
@@ -76,6 +81,7 @@ impl Queue {
         lease: Duration,
     ) -> Result<Vec<ClaimedTask>, QueueError> {
         let now = now_ms();
+        let max = max.clamp(1, MAX_CLAIM);
         let mut call = self.scripts.claim.prepare_invoke();
         call.key(self.keys.pending(queue))
             .key(self.keys.leased(queue))

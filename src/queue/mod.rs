@@ -38,7 +38,7 @@ mod wakeup;
 mod watch;
 
 pub use admin::{DeadPage, Transition, parse_cursor};
-pub use claim::ClaimedTask;
+pub use claim::{ClaimedTask, MAX_CLAIM};
 pub use connection::BlockingConnection;
 pub use enqueue::Enqueued;
 pub use keys::Keys;

@@ -27,19 +27,22 @@ impl Queue {
         let (key, leased, started) =
             (self.keys.task(id), self.keys.leased(id.queue()), self.keys.started(id.queue()));
         let member = id.to_string();
-        let (values, lease, claim): (Vec<Option<String>>, Option<f64>, Option<String>) = self
+        let (lease, claim, values): (Option<f64>, Option<String>, Vec<Option<String>>) = self
             .redis
             .call(|mut c| async move {
+                // Lease first, hash last: a settlement that lands between the reads then
+                // shows its outcome, never a finished task as `queued`. (MULTI would make
+                // the reads atomic but Redis refuses it at maxmemory, when reads must work.)
                 redis::pipe()
-                    .cmd("HMGET")
-                    .arg(&key)
-                    .arg(&fields::ALL)
                     .cmd("ZSCORE")
                     .arg(&leased)
                     .arg(&member)
                     .cmd("HGET")
                     .arg(&started)
                     .arg(&member)
+                    .cmd("HMGET")
+                    .arg(&key)
+                    .arg(&fields::ALL)
                     .query_async(&mut c)
                     .await
             })

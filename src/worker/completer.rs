@@ -39,7 +39,7 @@ pub async fn run(
         for (name, items) in by_queue {
             write(&queue, &name, &items, &abandon).await;
             for item in &items {
-                leases.drop_lease(&item.id);
+                leases.drop_lease(&item.id, item.holder.token);
             }
         }
     }

@@ -3,9 +3,11 @@
 //! really stops; a hard stop at the end of the shutdown grace does the same and hands
 //! the lease back.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -26,7 +28,7 @@ enum Ended {
 pub async fn execute(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaphorePermit) {
     let queue_label = task.id.queue().to_string();
     shared.metrics.workers_busy.inc();
-    shared.leases.hold(&task.id);
+    shared.leases.hold(&task.id, task.token);
     let waited_ms = (task.started_at_ms - task.ready_at_ms).max(0);
     shared
         .metrics
@@ -69,13 +71,26 @@ async fn run_handler(shared: &Shared, task: &ClaimedTask) -> Ended {
         max_attempts: task.max_attempts,
     };
     let limit = Duration::from_millis(task.timeout_ms);
+    // A panicking handler must still end its attempt, or its lease would be renewed for
+    // as long as the process lives: the panic becomes a retryable error.
+    let attempt = AssertUnwindSafe(handler.run(&context)).catch_unwind();
     tokio::select! {
-        result = tokio::time::timeout(limit, handler.run(&context)) => match result {
-            Ok(returned) => Ended::Returned(returned),
+        result = tokio::time::timeout(limit, attempt) => match result {
+            Ok(Ok(returned)) => Ended::Returned(returned),
+            Ok(Err(panic)) => Ended::Returned(Err(TaskError::retryable(panic_message(&*panic)))),
             Err(_) => Ended::TimedOut(task.timeout_ms),
         },
         () = shared.hard_stop.cancelled() => Ended::Interrupted,
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    format!("handler panicked: {text}")
 }
 
 fn decide(shared: &Shared, task: &ClaimedTask, ended: Ended) -> Action {

@@ -63,6 +63,8 @@ async fn free_slots(shared: &Shared) -> Vec<OwnedSemaphorePermit> {
 }
 
 /// Claims up to `wanted` tasks, visiting queues in weighted random order.
+/// An error is returned only when nothing was claimed: tasks claimed from one queue
+/// before another queue's claim failed still run.
 async fn claim_round(shared: &Shared, wanted: usize) -> Result<Vec<ClaimedTask>, QueueError> {
     let mut claimed = Vec::new();
     for name in weights::round_order(&shared.settings.queues) {
@@ -70,7 +72,14 @@ async fn claim_round(shared: &Shared, wanted: usize) -> Result<Vec<ClaimedTask>,
         if missing == 0 {
             break;
         }
-        claimed.extend(shared.queue.claim(name, missing, shared.settings.lease).await?);
+        match shared.queue.claim(name, missing, shared.settings.lease).await {
+            Ok(more) => claimed.extend(more),
+            Err(e) if claimed.is_empty() => return Err(e),
+            Err(e) => {
+                tracing::warn!(queue = %name, error = %e, "claim failed; running what was claimed");
+                break;
+            }
+        }
     }
     Ok(claimed)
 }

@@ -3,7 +3,7 @@
 //! A lease is renewed every third of its length, so a task keeps its lease through two
 //! missed renewals (a Redis blip) before the reaper may take it back.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,24 +12,30 @@ use tokio_util::sync::CancellationToken;
 use crate::queue::Queue;
 use crate::task::{QueueName, TaskId};
 
+/// Per queue: the task ids this process holds, with the token of the claim that holds
+/// each (a task reaped and claimed again here has a new token; only that claim's end
+/// may stop the renewals).
+type Held = HashMap<QueueName, HashMap<TaskId, u64>>;
+
 /// Task ids whose leases this process holds, by queue.
 #[derive(Debug, Default, Clone)]
 pub struct LeaseTable {
-    held: Arc<Mutex<HashMap<QueueName, HashSet<TaskId>>>>,
+    held: Arc<Mutex<Held>>,
 }
 
 impl LeaseTable {
-    /// Records a claimed task.
-    pub fn hold(&self, id: &TaskId) {
+    /// Records a claimed task and its claim token.
+    pub fn hold(&self, id: &TaskId, token: u64) {
         if let Ok(mut held) = self.held.lock() {
-            held.entry(id.queue().clone()).or_default().insert(id.clone());
+            held.entry(id.queue().clone()).or_default().insert(id.clone(), token);
         }
     }
 
-    /// Forgets a task whose outcome was written (or whose lease is gone).
-    pub fn drop_lease(&self, id: &TaskId) {
+    /// Forgets a task whose outcome under claim `token` was written (or fenced off).
+    pub fn drop_lease(&self, id: &TaskId, token: u64) {
         if let Ok(mut held) = self.held.lock()
             && let Some(ids) = held.get_mut(id.queue())
+            && ids.get(id) == Some(&token)
         {
             ids.remove(id);
         }
@@ -41,7 +47,7 @@ impl LeaseTable {
             .map(|held| {
                 held.iter()
                     .filter(|(_, ids)| !ids.is_empty())
-                    .map(|(q, ids)| (q.clone(), ids.iter().cloned().collect()))
+                    .map(|(q, ids)| (q.clone(), ids.keys().cloned().collect()))
                     .collect()
             })
             .unwrap_or_default()

@@ -136,7 +136,14 @@ impl WorkerPool {
                 "grace period over; handing back the leases of unfinished tasks"
             );
             shared.hard_stop.cancel();
-            shared.executors.wait().await;
+            // An async handler stops at its next await; one that blocks its thread cannot
+            // be stopped, so the wait is bounded and its lease simply expires.
+            if tokio::time::timeout(Duration::from_secs(5), shared.executors.wait()).await.is_err()
+            {
+                tracing::error!(
+                    "a handler ignores the stop (it blocks its thread); its lease will expire"
+                );
+            }
         }
         drop(shared); // the last sender: the completer drains what is left and ends
         let flush_limit = grace.max(Duration::from_secs(5));

@@ -18,6 +18,7 @@ mod processes;
 mod prometheus;
 mod races;
 mod redis_faults;
+mod robustness;
 
 /// Path of the `ttp` binary built for these tests.
 pub const TTP_BIN: &str = env!("CARGO_BIN_EXE_ttp");

@@ -30,7 +30,12 @@ for i = 1, n do
     out[i] = {0, id}
   else
     len = len + 1
-    if fingerprint then redis.call('SET', idem, id .. '\n' .. fingerprint, 'EX', ttl) end
+    if fingerprint then
+      -- The key lives for the result TTL counted from the task's earliest start, so a
+      -- delayed task cannot be submitted twice while it waits.
+      local wait_s = math.max(0, math.ceil((run_at - now) / 1000))
+      redis.call('SET', idem, id .. '\n' .. fingerprint, 'EX', tonumber(ttl) + wait_s)
+    end
     local state = (run_at > now) and 'scheduled' or 'queued'
     local fields = {'kind', ARGV[b + 4], 'payload', ARGV[b + 5], 'prio', prio, 'state', state,
       'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ttl, 'created', ARGV[b + 11]}
