@@ -127,6 +127,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors_origins: Option<String>,
+    /// API keys, comma-separated; empty = open API [env: TTP_API_KEYS] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_keys: Option<String>,
     /// Shutdown grace [env: TTP_SHUTDOWN_GRACE_MS] [default: 30000].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -86,6 +86,9 @@ pub struct Config {
     /// Origins allowed by CORS, comma-separated, `*` for any; empty turns CORS off
     /// (`TTP_CORS_ORIGINS`).
     pub cors_origins: String,
+    /// API keys, comma-separated; when set, `/tasks` and `/queues` routes need one as
+    /// `Authorization: Bearer <key>` or `X-API-Key: <key>`; empty = no keys (`TTP_API_KEYS`).
+    pub api_keys: String,
     /// Time running tasks get to finish after SIGTERM (`TTP_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace_ms: u64,
     /// Log filter, e.g. `info` or `ttp=debug` (`TTP_LOG`).
@@ -116,6 +119,7 @@ impl Default for Config {
             max_body_bytes: 1_048_576,
             request_timeout_ms: 35_000,
             cors_origins: String::new(),
+            api_keys: String::new(),
             shutdown_grace_ms: 30_000,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -224,6 +228,14 @@ impl Config {
                 ),
             );
         }
+        let key_ok = |k: &str| k.len() >= 16 && k.bytes().all(|b| b.is_ascii_graphic());
+        if self.api_key_list().iter().any(|k| !key_ok(k)) {
+            return invalid(
+                "TTP_API_KEYS",
+                "each key must be at least 16 visible ASCII characters, keys separated by commas"
+                    .into(),
+            );
+        }
         if let Some(origin) = self.cors_origins.split(',').map(str::trim).find(|o| !origin_ok(o)) {
             return invalid(
                 "TTP_CORS_ORIGINS",
@@ -266,6 +278,16 @@ impl Config {
             setting: "TTP_LISTEN",
             message: format!("{:?} is not an address", self.listen),
         })
+    }
+
+    /// The configured API keys (none: the API is open).
+    pub fn api_key_list(&self) -> Vec<String> {
+        self.api_keys
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Defaults for fields a submission leaves out.

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// 422: a value breaks a rule.
     #[error("{0}")]
     Invalid(FieldError),
+    /// 401: API keys are configured and the request has no valid one.
+    #[error("a valid API key is required: send Authorization: Bearer <key> or X-API-Key: <key>")]
+    Unauthorized,
     /// 404: unknown route, or unknown or expired task.
     #[error("{0}")]
     NotFound(String),
@@ -90,6 +93,7 @@ impl ApiError {
             Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue-full"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         }
     }
 
@@ -153,6 +157,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -1,5 +1,6 @@
 //! The HTTP API: router, layers and shared state. One file per resource.
 
+mod auth;
 mod batch;
 mod error;
 mod extract;
@@ -78,7 +79,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The router with every route and layer, outermost first: request id (set, then
 /// echoed on the response), the request span, CORS when configured, compression, HTTP
-/// metrics, the request deadline, the body limit.
+/// metrics, the request deadline, API keys when configured, the body limit.
 pub fn router(state: AppState, config: &Config) -> Router {
     let document = openapi::to_json(&openapi::document(&state.registry));
     let metrics = Arc::new(state.metrics.clone());
@@ -89,7 +90,13 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(Extension(openapi::Served(document.into())))
-        .with_state(state)
+        .with_state(state);
+    let keys = config.api_key_list();
+    if !keys.is_empty() {
+        let keys = auth::ApiKeys(Arc::new(keys));
+        router = router.layer(middleware::from_fn_with_state(keys, auth::require_key));
+    }
+    let mut router = router
         .layer(middleware::from_fn_with_state(timeout, layers::deadline))
         .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
         .layer(layers::compression());
