@@ -49,20 +49,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_exact_keys_are_accepted() {
-        let keys = ApiKeys(Arc::new(vec!["0123456789abcdef".into(), "fedcba9876543210".into()]));
-        assert!(keys.accepts("fedcba9876543210"));
-        assert!(!keys.accepts("0123456789abcde"));
-        assert!(!keys.accepts("0123456789abcdef0"));
-        assert!(!keys.accepts(""));
-    }
-}
-
 /// Documents the keys in the OpenAPI document: both schemes, an optional requirement on
 /// every `/tasks` and `/queues` operation (keys are optional by configuration), and its
 /// 401 response.
@@ -103,5 +89,19 @@ pub fn document_keys(doc: &mut serde_json::Value) {
                     .insert("401".into(), json!({"$ref": "#/components/responses/Unauthorized"}));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_keys_are_accepted() {
+        let keys = ApiKeys(Arc::new(vec!["0123456789abcdef".into(), "fedcba9876543210".into()]));
+        assert!(keys.accepts("fedcba9876543210"));
+        assert!(!keys.accepts("0123456789abcde"));
+        assert!(!keys.accepts("0123456789abcdef0"));
+        assert!(!keys.accepts(""));
     }
 }
