@@ -18,18 +18,33 @@ pub struct Promoted {
 }
 
 /// What a reaping pass did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reaped {
     /// Expired leases taken back.
     pub reaped: usize,
+    /// The attempts this pass ended (for metrics): retried or failed.
+    pub ended: Vec<ReapedAttempt>,
     /// Deadline of the earliest lease still held.
     pub next_deadline_ms: Option<i64>,
 }
 
+/// An attempt the reaper ended because its worker stopped renewing the lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReapedAttempt {
+    /// The task's kind.
+    pub kind: String,
+    /// True when the task failed for good; false when it was scheduled again.
+    pub failed: bool,
+    /// Submission time of the task.
+    pub created_at_ms: i64,
+}
+
 const PASS_LIMIT: isize = 500;
 
-/// What the reaper reads of an expired lease: state, attempts ended, max, claim entry.
-type LeaseRow = (Option<String>, Option<u32>, Option<u32>, Option<String>);
+/// What the reaper reads of an expired lease: state, attempts ended, max, kind, creation,
+/// claim entry.
+type LeaseRow =
+    (Option<String>, Option<u32>, Option<u32>, Option<String>, Option<i64>, Option<String>);
 
 impl Queue {
     /// Members of the zset `key` scored at or before `now` (at most one pass), and the
@@ -85,7 +100,7 @@ impl Queue {
         let now = now_ms();
         let (ids, next_deadline_ms) = self.due_and_next(self.keys.leased(queue), now).await?;
         if ids.is_empty() {
-            return Ok(Reaped { reaped: 0, next_deadline_ms });
+            return Ok(Reaped { reaped: 0, ended: Vec::new(), next_deadline_ms });
         }
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         let started_key = self.keys.started(queue);
@@ -95,24 +110,28 @@ impl Queue {
             .call(|mut c| async move {
                 let mut pipe = redis::pipe();
                 for (hash, id) in hashes.iter().zip(&id_texts) {
-                    pipe.cmd("HMGET").arg(hash).arg(&["state", "att", "max"]);
+                    pipe.cmd("HMGET").arg(hash).arg(&["state", "att", "max", "kind", "created"]);
                     pipe.cmd("HGET").arg(&started_key).arg(*id);
                 }
                 let flat: Vec<redis::Value> = pipe.query_async(&mut c).await?;
                 flat.chunks(2)
                     .map(|pair| {
-                        let (state, att, max): (Option<String>, Option<u32>, Option<u32>) =
+                        let (state, att, max, kind, created) =
                             redis::from_redis_value_ref(&pair[0])?;
                         let started: Option<String> = redis::from_redis_value_ref(&pair[1])?;
-                        Ok((state, att, max, started))
+                        Ok((state, att, max, kind, created, started))
                     })
                     .collect()
             })
             .await?;
+        let about: Vec<(String, i64)> = rows
+            .iter()
+            .map(|row| (row.3.clone().unwrap_or_default(), row.4.unwrap_or(now)))
+            .collect();
         let items: Vec<Settlement> = ids
             .into_iter()
             .zip(rows)
-            .map(|(id, (state, ended, max, claim))| {
+            .map(|(id, (state, ended, max, _, _, claim))| {
                 let holder = Holder {
                     token: claim.as_deref().and_then(claim_token).unwrap_or(0),
                     attempt: ended.unwrap_or(0) + 1,
@@ -127,7 +146,18 @@ impl Queue {
             .collect();
         let applied = self.settle(queue, &items).await?;
         let reaped = applied.iter().filter(|a| **a).count();
-        Ok(Reaped { reaped, next_deadline_ms: Some(now) })
+        let ended = items
+            .iter()
+            .zip(applied)
+            .zip(about)
+            .filter(|((item, applied), _)| *applied && !matches!(item.action, Action::Forget))
+            .map(|((item, _), (kind, created_at_ms))| ReapedAttempt {
+                kind,
+                failed: matches!(item.action, Action::Fail(_)),
+                created_at_ms,
+            })
+            .collect();
+        Ok(Reaped { reaped, ended, next_deadline_ms: Some(now) })
     }
 }
 

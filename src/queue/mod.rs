@@ -42,7 +42,7 @@ pub use claim::{ClaimedTask, MAX_CLAIM};
 pub use connection::BlockingConnection;
 pub use enqueue::Enqueued;
 pub use keys::Keys;
-pub use maintenance::{Promoted, Reaped};
+pub use maintenance::{Promoted, Reaped, ReapedAttempt};
 pub use read::QueueStats;
 pub use settle::{Action, Holder, Settlement};
 pub use watch::FinishedTasks;

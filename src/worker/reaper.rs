@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use super::fetcher::Backoff;
 use super::passes;
 use super::pool::Shared;
-use crate::task::now_ms;
+use crate::metrics::{Metrics, outcome};
+use crate::queue::ReapedAttempt;
+use crate::task::{QueueName, now_ms};
 
 /// Reaps until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
@@ -20,11 +22,13 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         let pass = passes::over_queues(&shared, |name| {
             let (queue, retry) = (shared.queue.clone(), shared.settings.retry);
+            let metrics = shared.metrics.clone();
             async move {
                 let reaped = queue.reap_expired(&name, retry).await?;
                 if reaped.reaped > 0 {
                     tracing::info!(queue = %name, reaped = reaped.reaped, "took back expired leases");
                 }
+                count(&metrics, &name, &reaped.ended);
                 Ok(reaped.next_deadline_ms)
             }
         });
@@ -43,6 +47,19 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// Counts the attempts the reaper ended like the executor counts the others.
+fn count(metrics: &Metrics, queue: &QueueName, ended: &[ReapedAttempt]) {
+    for attempt in ended {
+        let outcome = if attempt.failed { outcome::FAILED } else { outcome::RETRIED };
+        metrics.finished.with_label_values(&[queue.as_str(), &attempt.kind, outcome]).inc();
+        if attempt.failed {
+            let total_ms = (now_ms() - attempt.created_at_ms).max(0);
+            let histogram = metrics.end_to_end_seconds.with_label_values(&[queue.as_str()]);
+            histogram.observe(total_ms as f64 / 1000.0);
         }
     }
 }

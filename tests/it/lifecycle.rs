@@ -118,6 +118,13 @@ async fn the_reaper_returns_an_abandoned_claim_to_another_worker() {
     let worker = TestApp::spawn(&redis).await;
     let view = worker.wait_for_state(&id, "succeeded", Duration::from_secs(10)).await;
     assert_eq!(view["attempts"], 2, "{view}");
+    let metrics = worker.metrics_text().await;
+    let reaped = metrics.lines().any(|l| {
+        l.starts_with("ttp_tasks_finished_total{")
+            && l.contains(r#"outcome="retried""#)
+            && l.ends_with(" 1")
+    });
+    assert!(reaped, "the reaper's retry is counted:\n{metrics}");
     let leased = api.queue.keys().leased(&default_queue());
     assert_eq!(zcard(&redis, &leased), 0);
     worker.shutdown().await;
