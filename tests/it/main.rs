@@ -11,6 +11,7 @@ mod delivery;
 mod errors;
 mod kinds;
 mod lifecycle;
+mod longpoll;
 mod metrics;
 mod openapi;
 mod outage;
