@@ -171,7 +171,17 @@ impl Config {
         let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
             .iter()
             .any(|s| self.redis_url.starts_with(s));
-        if !scheme_ok || redis::Client::open(self.redis_url.as_str()).is_err() {
+        if let Err(e) = redis::Client::open(self.redis_url.as_str()).map(drop) {
+            let message = if !scheme_ok {
+                "must be a redis://, rediss:// or redis+unix:// URL".to_owned()
+            } else if self.redis_url.starts_with("rediss://") && !cfg!(feature = "tls") {
+                "rediss:// (TLS) needs a ttp built with `--features tls`".to_owned()
+            } else {
+                format!("not a usable Redis URL: {e}")
+            };
+            return invalid("TTP_REDIS_URL", message);
+        }
+        if !scheme_ok {
             return invalid(
                 "TTP_REDIS_URL",
                 "must be a redis://, rediss:// or redis+unix:// URL".into(),
