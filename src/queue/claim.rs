@@ -115,24 +115,26 @@ impl Queue {
         Ok(ids.into_iter().zip(rows).filter_map(|(id, row)| claimed(id, row, token, now)).collect())
     }
 
-    /// Extends the leases of tasks this process still runs (`ZADD XX`: a lease the reaper
-    /// already took back is not recreated).
+    /// Extends the leases of tasks this process still runs, each under the claim token
+    /// it holds (a lease the reaper took back is neither recreated nor, if another
+    /// worker claimed the task since, extended).
     pub async fn renew(
         &self,
         queue: &QueueName,
-        ids: &[TaskId],
+        held: &[(TaskId, u64)],
         lease: Duration,
     ) -> Result<(), QueueError> {
-        if ids.is_empty() {
+        if held.is_empty() {
             return Ok(());
         }
-        let deadline = now_ms() + lease.as_millis() as i64;
-        let mut cmd = redis::cmd("ZADD");
-        cmd.arg(self.keys.leased(queue)).arg("XX");
-        for id in ids {
-            cmd.arg(deadline).arg(id.as_str());
+        let mut call = self.scripts.renew.prepare_invoke();
+        call.key(self.keys.leased(queue))
+            .key(self.keys.started(queue))
+            .arg(now_ms() + lease.as_millis() as i64);
+        for (id, token) in held {
+            call.arg(id.as_str()).arg(token);
         }
-        self.redis.call(|mut c| async move { cmd.query_async::<()>(&mut c).await }).await
+        self.redis.call(|mut c| async move { call.invoke_async::<()>(&mut c).await }).await
     }
 }
 

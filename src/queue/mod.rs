@@ -11,7 +11,7 @@
 //! | `P:{q}:task:<id>` | hash | kind, payload, prio, state, att (attempts ended), max, timeout, ttl, created, run_at, started, finished, result, error | enqueue, settle, promote, cancel, revive | GET /tasks, workers | none while live; `ttl` (result TTL) once succeeded, `TTP_DEAD_TTL_S` once failed |
 //! | `P:{q}:pending` | zset | ready task ids, score `(9 - prio)·2^42 + seq` | enqueue, promote, settle (requeue/release) | claim | none (bounded by `TTP_MAX_QUEUE_LENGTH`) |
 //! | `P:{q}:scheduled` | zset | ids waiting for a delay or retry backoff, score = due ms | enqueue, settle (retry) | promote | none (bounded likewise) |
-//! | `P:{q}:leased` | zset | running ids, score = lease deadline ms | claim, renew, settle | reaper, GET /tasks | none (≤ running tasks) |
+//! | `P:{q}:leased` | zset | running ids, score = lease deadline ms | claim, renew (fenced by claim token), settle | reaper, GET /tasks | none (≤ running tasks) |
 //! | `P:{q}:started` | hash | running id → `<claim token> <start ms>` | claim, settle | GET /tasks, reaper, settle (fence) | none (≤ running tasks) |
 //! | `P:{q}:dead` | zset | failed ids, score = failure ms | settle (fail) | dead-letter list | trimmed to `TTP_DEAD_MAX` and `TTP_DEAD_TTL_S` on every write |
 //! | `P:{q}:seq` | string | FIFO sequence and claim-token counter | enqueue, promote, claim | — | none |

@@ -24,6 +24,8 @@ pub struct Scripts {
     pub settle: Script,
     /// Due scheduled tasks into pending.
     pub promote: Script,
+    /// Leases of held claims extended.
+    pub renew: Script,
     /// A queued or scheduled task cancelled.
     pub cancel: Script,
     /// A failed or cancelled task re-enqueued.
@@ -38,6 +40,7 @@ impl Scripts {
             claim: load(include_str!("lua/claim.lua")),
             settle: load(include_str!("lua/settle.lua")),
             promote: load(include_str!("lua/promote.lua")),
+            renew: load(include_str!("lua/renew.lua")),
             cancel: load(include_str!("lua/cancel.lua")),
             revive: load(include_str!("lua/revive.lua")),
         }

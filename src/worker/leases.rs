@@ -41,13 +41,15 @@ impl LeaseTable {
         }
     }
 
-    fn snapshot(&self) -> Vec<(QueueName, Vec<TaskId>)> {
+    fn snapshot(&self) -> Vec<(QueueName, Vec<(TaskId, u64)>)> {
         self.held
             .lock()
             .map(|held| {
                 held.iter()
                     .filter(|(_, ids)| !ids.is_empty())
-                    .map(|(q, ids)| (q.clone(), ids.keys().cloned().collect()))
+                    .map(|(q, ids)| {
+                        (q.clone(), ids.iter().map(|(id, t)| (id.clone(), *t)).collect())
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -67,3 +67,15 @@ async fn a_panicking_handler_ends_its_attempts_instead_of_holding_its_lease() {
     app.wait_for_state(&next, "succeeded", Duration::from_secs(10)).await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_running_five_times_longer_than_its_lease_keeps_it_by_renewal() {
+    let redis = RedisServer::start();
+    let config = ttp::config::Config { lease_ms: 300, ..test_config(&redis.url()) };
+    let registry = HandlerRegistry::with_builtins();
+    let app = TestApp::spawn_with(config, Roles { api: true, workers: true }, registry).await;
+    let id = app.submit_ok(&json!({"kind": "sleep", "payload": {"ms": 1500}})).await;
+    let view = app.wait_for_state(&id, "succeeded", Duration::from_secs(10)).await;
+    assert_eq!(view["attempts"], 1, "the lease was renewed, never taken back: {view}");
+    app.shutdown().await;
+}
