@@ -101,16 +101,26 @@ impl Queue {
             token.parse().map_err(|_| QueueError::Corrupt("bad claim token".into()))?;
         let ids: Vec<TaskId> = ids.iter().filter_map(|id| TaskId::parse(id)).collect();
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
-        let rows: Vec<ClaimRow> = self
-            .redis
-            .call(|mut c| async move {
-                let mut pipe = redis::pipe();
-                for hash in &hashes {
-                    pipe.cmd("HMGET").arg(hash).arg(&CLAIM_FIELDS);
-                }
-                pipe.query_async(&mut c).await
-            })
-            .await?;
+        // The tasks are already leased to this claim: a failed read is tried again, as
+        // giving up would leave them to the reaper (which counts an attempt).
+        let mut rows: Result<Vec<ClaimRow>, QueueError> = Err(QueueError::Timeout(0));
+        for _ in 0..3 {
+            let hashes = &hashes;
+            rows = self
+                .redis
+                .call(|mut c| async move {
+                    let mut pipe = redis::pipe();
+                    for hash in hashes {
+                        pipe.cmd("HMGET").arg(hash).arg(&CLAIM_FIELDS);
+                    }
+                    pipe.query_async(&mut c).await
+                })
+                .await;
+            if rows.is_ok() {
+                break;
+            }
+        }
+        let rows = rows?;
         // A task whose hash is gone (deleted by hand) stays leased; the reaper forgets it.
         Ok(ids.into_iter().zip(rows).filter_map(|(id, row)| claimed(id, row, token, now)).collect())
     }
