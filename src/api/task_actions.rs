@@ -22,6 +22,25 @@ async fn current(state: &AppState, id: &TaskId) -> Result<TaskRecord, ApiError> 
     state.queue.get(id).await?.ok_or_else(|| missing(id.as_str()))
 }
 
+/// The task's record after a transition that applied; 409 naming its state and `rule`
+/// when it did not; 404 when there is no such task.
+async fn after(
+    state: &AppState,
+    id: &TaskId,
+    transition: Transition,
+    rule: &str,
+) -> Result<TaskRecord, ApiError> {
+    match transition {
+        Transition::Done => current(state, id).await,
+        Transition::WrongState => {
+            let record = current(state, id).await?;
+            let (now, attempts) = (record.state, record.attempts);
+            Err(ApiError::Conflict(format!("task {id} is {now} (attempt {attempts}); {rule}")))
+        }
+        Transition::Missing => Err(missing(id.as_str())),
+    }
+}
+
 /// Cancel a task
 ///
 /// Cancels a task that has not started (`queued` or `scheduled`): 200 with the
@@ -48,22 +67,12 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<TaskView>, ApiError> {
     let id = parse(&id)?;
-    match state.queue.cancel(&id).await? {
-        Transition::Done => {
-            let record = current(&state, &id).await?;
-            let labels = [id.queue().as_str(), record.kind.as_str(), outcome::CANCELLED];
-            state.metrics.finished.with_label_values(&labels).inc();
-            Ok(Json(TaskView::from(record)))
-        }
-        Transition::WrongState => {
-            let record = current(&state, &id).await?;
-            Err(ApiError::Conflict(format!(
-                "task {id} is {} (attempt {}); only queued or scheduled tasks can be cancelled",
-                record.state, record.attempts
-            )))
-        }
-        Transition::Missing => Err(missing(id.as_str())),
-    }
+    let cancelled = state.queue.cancel(&id).await?;
+    let rule = "only queued or scheduled tasks can be cancelled";
+    let record = after(&state, &id, cancelled, rule).await?;
+    let labels = [id.queue().as_str(), record.kind.as_str(), outcome::CANCELLED];
+    state.metrics.finished.with_label_values(&labels).inc();
+    Ok(Json(TaskView::from(record)))
 }
 
 /// Retry a failed or cancelled task
@@ -90,19 +99,9 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse(&id)?;
-    match state.queue.revive(&id).await? {
-        Transition::Done => {
-            let record = current(&state, &id).await?;
-            let location = [(header::LOCATION, format!("/tasks/{id}"))];
-            Ok((StatusCode::ACCEPTED, location, Json(TaskView::from(record))).into_response())
-        }
-        Transition::WrongState => {
-            let record = current(&state, &id).await?;
-            Err(ApiError::Conflict(format!(
-                "task {id} is {}; only failed or cancelled tasks can be retried",
-                record.state
-            )))
-        }
-        Transition::Missing => Err(missing(id.as_str())),
-    }
+    let revived = state.queue.revive(&id).await?;
+    let rule = "only failed or cancelled tasks can be retried";
+    let record = after(&state, &id, revived, rule).await?;
+    let location = [(header::LOCATION, format!("/tasks/{id}"))];
+    Ok((StatusCode::ACCEPTED, location, Json(TaskView::from(record))).into_response())
 }
