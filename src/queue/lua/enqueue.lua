@@ -53,12 +53,6 @@ for i = 1, n do
     redis.call('HSET', hash, unpack(fields))
   end
 end
-if #ready > 0 then
-  redis.call('ZADD', KEYS[1], unpack(ready))
-  wake(KEYS[4])
-end
-if #later > 0 then
-  redis.call('ZADD', KEYS[2], unpack(later))
-  wake(KEYS[5])
-end
+add_and_wake(KEYS[1], ready, KEYS[4])
+add_and_wake(KEYS[2], later, KEYS[5])
 return out

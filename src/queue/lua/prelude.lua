@@ -13,6 +13,14 @@ local function wake(list)
   redis.call('LTRIM', list, 0, 0)
 end
 
+-- Add `pairs` (score, member, …) to the zset and signal its wake-up list; nothing when
+-- the batch added nothing.
+local function add_and_wake(zset, pairs, list)
+  if #pairs == 0 then return end
+  redis.call('ZADD', zset, unpack(pairs))
+  wake(list)
+end
+
 -- Cap a dead-letter set by age and by size. Trimmed members' hashes expire by their TTL.
 local function trim_dead(dead, now, ttl_s, max)
   redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. (now - ttl_s * 1000))

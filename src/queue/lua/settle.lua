@@ -63,14 +63,8 @@ if #ended > 0 then
   redis.call('ZREM', KEYS[1], unpack(ended))
   redis.call('HDEL', KEYS[5], unpack(ended))
 end
-if #ready > 0 then
-  redis.call('ZADD', KEYS[2], unpack(ready))
-  wake(KEYS[6])
-end
-if #later > 0 then
-  redis.call('ZADD', KEYS[3], unpack(later))
-  wake(KEYS[7])
-end
+add_and_wake(KEYS[2], ready, KEYS[6])
+add_and_wake(KEYS[3], later, KEYS[7])
 if died then trim_dead(KEYS[4], now, dead_ttl, dead_max) end
 if #done > 0 then redis.call('PUBLISH', ARGV[4], table.concat(done, ' ')) end
 return out
