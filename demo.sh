@@ -31,22 +31,14 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 elapsed() { echo $(( $(date +%s) - STARTED )); }
 check_deadline() { [ "$(elapsed)" -lt "$DEADLINE_S" ] || die "over the ${DEADLINE_S} s deadline"; }
 
-# A TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$(shuf -i 20000-60000 -n 1)
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  die "no free port found"
-}
 
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+command -v python3 >/dev/null || die "python3 is needed (apt-get install python3)"
 command -v cargo >/dev/null || die "cargo is needed (https://rustup.rs)"
 
 WORK=$(mktemp -d -t ttp-demo.XXXXXX)
-REDIS_PORT=$(free_port)
-TTP_PORT=$(free_port)
+REDIS_PORT=$(scripts/free-port.sh)
+TTP_PORT=$(scripts/free-port.sh)
 URL="http://127.0.0.1:$TTP_PORT"
 TTP_PID=""
 

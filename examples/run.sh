@@ -19,15 +19,6 @@ BIN="${EXAMPLES_BIN:-target/debug/examples}"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { printf 'examples-run: %s\n' "$*" >&2; exit 1; }
 
-# A TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$(shuf -i 20000-60000 -n 1)
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  die "no free port found"
-}
 
 for example in consumer producer custom_handler; do
   [ -x "$BIN/$example" ] || die "$BIN/$example missing: run cargo build --examples"
@@ -35,8 +26,8 @@ done
 command -v curl >/dev/null || die "curl is needed"
 
 WORK=$(mktemp -d -t ttp-examples.XXXXXX)
-REDIS_PORT=$(free_port)
-PORT=$(free_port)
+REDIS_PORT=$(scripts/free-port.sh)
+PORT=$(scripts/free-port.sh)
 URL="http://127.0.0.1:$PORT"
 CONSUMER_PID=""
 WATCHDOG_PID=""

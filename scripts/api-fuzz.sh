@@ -21,9 +21,6 @@ WORKERS="${FUZZ_WORKERS:-1}"
 
 log() { echo "api-fuzz: $*" >&2; }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # --- schemathesis in .venv ------------------------------------------------------------
 if [ ! -x .venv/bin/python ]; then
@@ -69,12 +66,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-redis_port="$(free_port)"
+redis_port="$(scripts/free-port.sh)"
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
   --maxmemory-policy noeviction --logfile "$work/redis.log" &
 redis_pid=$!
 
-port="$(free_port)"
+port="$(scripts/free-port.sh)"
 TTP_LISTEN="127.0.0.1:$port" TTP_REDIS_URL="redis://127.0.0.1:$redis_port" \
   TTP_LOG="${TTP_LOG:-warn}" TTP_SHUTDOWN_GRACE_MS=1000 \
   target/debug/ttp serve >"$work/ttp.log" 2>&1 &

@@ -114,9 +114,6 @@ check_prometheus_rules() {
   promtool check rules deploy/prometheus/alerts.yml && promtool test rules deploy/prometheus/alerts.test.yml
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # Submits one task; prints its id.
 submit() {
@@ -140,8 +137,8 @@ check_live_metrics() (
   set -euo pipefail
   local tmp redis_port ttp_port ttp_pid=""
   tmp=$(mktemp -d)
-  redis_port=$(free_port)
-  ttp_port=$(free_port)
+  redis_port=$(scripts/free-port.sh)
+  ttp_port=$(scripts/free-port.sh)
   cleanup() {
     if [ -n "$ttp_pid" ] && kill -0 "$ttp_pid" 2>/dev/null; then
       kill -TERM "$ttp_pid" 2>/dev/null || true
