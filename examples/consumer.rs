@@ -25,7 +25,7 @@ use clap::Parser;
 use ttp::app::{App, Roles};
 use ttp::cli::Overrides;
 use ttp::config::Config;
-use ttp::worker::HandlerRegistry;
+use ttp::kinds::HandlerRegistry;
 
 /// ttp with the example's custom task kinds.
 #[derive(Debug, Parser)]

@@ -36,8 +36,8 @@ use anyhow::{Context, bail, ensure};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use ttp::kinds::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 use ttp::task::TaskError;
-use ttp::worker::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 
 /// Adds this example's kinds to `registry` (e.g. `HandlerRegistry::with_builtins()`).
 pub fn register(registry: HandlerRegistry) -> anyhow::Result<HandlerRegistry> {

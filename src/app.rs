@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
 use crate::config::Config;
+use crate::kinds::HandlerRegistry;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
-use crate::worker::{HandlerRegistry, WorkerPool, WorkerSettings};
+use crate::worker::{WorkerPool, WorkerSettings};
 
 /// Which parts a process runs (`ttp serve`, `serve --no-workers`, `ttp worker`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,6 +37,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod kinds;
 pub mod metrics;
 pub mod queue;
 pub mod shutdown;

@@ -7,7 +7,7 @@ use clap::Parser;
 use ttp::app::{App, Roles};
 use ttp::cli::{Cli, Command};
 use ttp::config::Config;
-use ttp::worker::HandlerRegistry;
+use ttp::kinds::HandlerRegistry;
 
 #[tokio::main]
 async fn main() -> ExitCode {

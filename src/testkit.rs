@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, Roles};
 use crate::config::Config;
+use crate::kinds::HandlerRegistry;
 use crate::queue::Queue;
-use crate::worker::HandlerRegistry;
 
 static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
 

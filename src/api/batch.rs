@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::Problem;
-use super::{ApiError, ApiJson, AppState, openapi, tasks};
+use super::extract::from_value;
+use super::submission::{parse_request, validate};
+use super::{ApiError, ApiJson, AppState, openapi};
 use crate::queue::{Enqueued, QueueError};
 use crate::task::{FieldError, NewTask, QueueName, State as TaskState};
 
@@ -132,25 +134,12 @@ pub async fn submit_batch(
 
 /// Reads the body (an object: serde would also read the struct from an array).
 fn parse_batch(body: Map<String, Value>) -> Result<BatchRequest, ApiError> {
-    serde_path_to_error::deserialize(Value::Object(body)).map_err(|e| {
-        let inner = e.inner().to_string();
-        let field = match e.path().to_string().as_str() {
-            "." => {
-                inner.split('`').nth(1).filter(|_| inner.contains(" field `")).map(str::to_owned)
-            }
-            path => Some(path.to_owned()),
-        };
-        let detail = match &field {
-            Some(field) => format!("{field}: {inner}"),
-            None => inner,
-        };
-        ApiError::BadRequest { detail, field }
-    })
+    from_value(Value::Object(body), "")
 }
 
 fn parse_item(state: &AppState, index: usize, item: Value) -> Result<NewTask, ApiError> {
-    let request = tasks::parse_request(item, &format!("tasks[{index}]."))?;
-    tasks::validate(state, request).map_err(|e| match e {
+    let request = parse_request(item, &format!("tasks[{index}]."))?;
+    validate(state, request).map_err(|e| match e {
         ApiError::Invalid(f) => {
             FieldError::new(format!("tasks[{index}].{}", f.field), f.message).into()
         }

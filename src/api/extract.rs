@@ -1,16 +1,16 @@
-//! A JSON body extractor whose rejections come out as problem details with the status
-//! SPEC §2 asks for (400 malformed or wrongly typed, 413 too large, 415 not JSON) and the
-//! offending field named where serde knows it.
+//! Extractors whose rejections come out as problem details with the status SPEC §2 asks
+//! for (400 malformed or wrongly typed, 413 too large, 415 not JSON), and the one mapper
+//! from a serde error to the offending field, used for bodies, batch items and queries.
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::error::ApiError;
 
-/// `Json<T>` with problem-details rejections.
+/// `Json<T>` with problem-details rejections naming the offending field.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -22,90 +22,145 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(reject(rejection)),
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
         }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::BadRequest { detail: rejection.body_text(), field: None }
+            }
+        })?;
+        parse_json(&bytes, "").map(Self)
     }
 }
 
-fn reject(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::JsonDataError(e) => {
-            let (field, detail) = split_path(&e.body_text());
-            ApiError::BadRequest { detail, field }
-        }
-        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest {
-            detail: format!("malformed JSON: {}", strip_prefix(&e.body_text())),
-            field: None,
-        },
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge,
-        other => ApiError::BadRequest { detail: other.body_text(), field: None },
-    }
-}
-
-fn strip_prefix(text: &str) -> &str {
-    text.split_once("target type: ")
-        .or_else(|| text.split_once("query string: "))
-        .or_else(|| text.split_once("JSON: "))
-        .map_or(text, |(_, rest)| rest)
-}
-
-/// Splits serde_path_to_error's `path: message` and names missing/unknown fields.
-fn split_path(text: &str) -> (Option<String>, String) {
-    let message = strip_prefix(text);
-    let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
-    if let Some((path, rest)) = message.split_once(": ")
-        && !path.contains(' ')
-        && path != "."
-    {
-        return (Some(path.to_owned()), format!("{path}: {rest}"));
-    }
-    let field = if message.contains("missing field") || message.contains("unknown field") {
-        quoted(message)
-    } else {
-        None
+/// `application/json` or any `application/*+json` media type.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
     };
-    (field, message.to_owned())
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|sub| sub.ends_with("+json"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Parses JSON text as `T`; errors name the offending field below `prefix`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], prefix: &str) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| bad_request(e, prefix))?;
+    deserializer.end().map_err(|e| ApiError::BadRequest {
+        detail: format!("malformed JSON: {e}"),
+        field: None,
+    })?;
+    Ok(value)
+}
 
-    #[test]
-    fn paths_and_missing_fields_are_named() {
-        let typed = "Failed to deserialize the JSON body into the target type: priority: invalid type: string \"x\", expected i64 at line 1 column 20";
-        assert_eq!(split_path(typed).0.as_deref(), Some("priority"));
-        let missing = "Failed to deserialize the JSON body into the target type: missing field `kind` at line 1 column 2";
-        assert_eq!(split_path(missing).0.as_deref(), Some("kind"));
+/// Reads `T` from a JSON value (a batch item); errors name the field below `prefix`.
+pub fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| bad_request(e, prefix))
+}
+
+/// A JSON body error: malformed text, or a value that does not fit (naming the field).
+fn bad_request(error: serde_path_to_error::Error<serde_json::Error>, prefix: &str) -> ApiError {
+    let inner = error.inner();
+    if inner.is_syntax() || inner.is_eof() {
+        return ApiError::BadRequest { detail: format!("malformed JSON: {inner}"), field: None };
     }
+    field_error(error.path(), inner.to_string(), prefix, "")
+}
+
+/// The one mapper from a serde error to a 400 naming the field: the error's path, or
+/// for a missing or unknown field at the top the field serde names in its message.
+fn field_error(
+    path: &serde_path_to_error::Path,
+    message: String,
+    prefix: &str,
+    context: &str,
+) -> ApiError {
+    let named = message.split('`').nth(1).filter(|_| message.contains(" field `"));
+    let field = match (path.to_string().as_str(), named) {
+        (".", Some(name)) => Some(format!("{prefix}{name}")),
+        (".", None) => None,
+        (path, _) => Some(format!("{prefix}{path}")),
+    };
+    let detail = match &field {
+        Some(field) => format!("{context}{field}: {message}"),
+        None => format!("{context}{message}"),
+    };
+    ApiError::BadRequest { detail, field }
 }
 
 /// `Query<T>` with problem-details rejections (400 naming the parameter).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);
 
-impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
 where
     T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                let text = rejection.body_text();
-                let message = text.split_once("string: ").map_or(text.as_str(), |(_, m)| m);
-                let field = message.split('`').nth(1).map(str::to_owned);
-                Err(ApiError::BadRequest { detail: format!("invalid query: {message}"), field })
-            }
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Self)
+            .map_err(|e| field_error(e.path(), e.inner().to_string(), "", "invalid query: "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        kind: String,
+        priority: Option<i64>,
+    }
+
+    fn field_of(text: &str, prefix: &str) -> Option<String> {
+        match parse_json::<Body>(text.as_bytes(), prefix) {
+            Err(ApiError::BadRequest { field, .. }) => field,
+            other => panic!("expected a 400 for {text}, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn paths_and_missing_or_unknown_fields_are_named() {
+        assert_eq!(field_of(r#"{"kind":"x","priority":"high"}"#, "").as_deref(), Some("priority"));
+        assert_eq!(field_of(r#"{"priority":1}"#, "").as_deref(), Some("kind"));
+        assert_eq!(
+            field_of(r#"{"kind":"x","nope":1}"#, "tasks[2].").as_deref(),
+            Some("tasks[2].nope")
+        );
+        assert_eq!(field_of(r#"{"kind":"x""#, ""), None);
+        assert_eq!(field_of(r#"{"kind":"x"} trailing"#, ""), None);
+    }
+
+    #[test]
+    fn json_media_types_are_recognised() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                value.parse().unwrap_or(header::HeaderValue::from_static("x")),
+            );
+            is_json(&headers)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/problem+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/jsonx"));
     }
 }

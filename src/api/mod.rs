@@ -7,8 +7,8 @@ mod extract;
 mod health;
 mod layers;
 pub mod openapi;
-mod payloads;
 mod queues;
+mod submission;
 mod task_actions;
 mod tasks;
 mod view;
@@ -32,10 +32,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::Config;
+use crate::kinds::HandlerRegistry;
 use crate::metrics::{self, Metrics};
 use crate::queue::Queue;
 use crate::task::{QueueName, TaskDefaults};
-use crate::worker::HandlerRegistry;
 use layers::REQUEST_ID;
 
 /// What every handler can reach, shared behind an `Arc` (axum clones the state for

@@ -17,9 +17,8 @@ use serde_json::{Map, Value, json};
 use utoipa::{OpenApi, ToResponse};
 
 use super::error::Problem;
-use super::payloads;
+use crate::kinds::{HandlerRegistry, PayloadSchema};
 use crate::task::TaskRequest;
-use crate::worker::HandlerRegistry;
 
 /// The document's fixed parts; paths come from the router.
 #[derive(OpenApi)]
@@ -175,18 +174,17 @@ fn task_request_per_kind(doc: &mut Value, registry: &HandlerRegistry) {
             }),
         );
     }
-    let variants: Vec<Value> =
-        registry.kinds().into_iter().map(|kind| variant(&base, kind)).collect();
+    let variants: Vec<Value> = registry
+        .kinds()
+        .into_iter()
+        .filter_map(|kind| Some(variant(&base, kind, registry.get(kind)?.payload_schema())))
+        .collect();
     union.insert("oneOf".into(), Value::Array(variants));
     *slot = Value::Object(union);
 }
 
-fn variant(base: &Value, kind: &str) -> Value {
+fn variant(base: &Value, kind: &str, payload: PayloadSchema) -> Value {
     let mut variant = base.clone();
-    let payload = payloads::builtin(kind).unwrap_or(payloads::PayloadSchema {
-        schema: json!({"description": "Any JSON; validated by the kind's handler."}),
-        optional: true,
-    });
     if let Some(object) = variant.as_object_mut() {
         object.insert("title".into(), json!(kind));
         if !payload.optional

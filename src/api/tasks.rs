@@ -1,19 +1,18 @@
 //! `POST /tasks` and `GET /tasks/{id}`.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
-use serde_json::{Map, Value};
-
 use std::time::Duration;
 
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
+use super::submission::{accepted, parse_request, replay, validate};
 use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView, openapi};
 use crate::queue::Enqueued;
-use crate::task::{FieldError, NewTask, TaskError, TaskId, TaskRecord, TaskRequest, now_ms};
+use crate::task::{FieldError, TaskId, TaskRequest};
 
 /// Submit a task
 ///
@@ -158,74 +157,6 @@ pub async fn fetch(
     }
 }
 
-/// 202 with the view and `Location`.
-pub fn accepted(record: TaskRecord) -> Response {
-    let location = format!("/tasks/{}", record.id);
-    let view = Json(TaskView::from(record));
-    (StatusCode::ACCEPTED, [(header::LOCATION, location)], view).into_response()
-}
-
-/// 200 with the original task's current view and `Idempotent-Replayed: true`.
-pub async fn replay(state: &AppState, id: &TaskId) -> Result<Response, ApiError> {
-    let record = state.queue.get(id).await?.ok_or_else(|| {
-        ApiError::Conflict(format!(
-            "the idempotency key belongs to task {id}, which has expired; use a new key"
-        ))
-    })?;
-    let headers = [
-        (header::LOCATION, format!("/tasks/{id}")),
-        (HeaderName::from_static("idempotent-replayed"), "true".to_owned()),
-    ];
-    Ok((StatusCode::OK, headers, Json(TaskView::from(record))).into_response())
-}
-
-/// Reads a task request from a JSON value, naming the offending field (under `prefix`,
-/// e.g. `tasks[3].`) on error. Anything but an object is refused, although serde would
-/// also read a struct from an array of its fields.
-pub fn parse_request(mut value: Value, prefix: &str) -> Result<TaskRequest, ApiError> {
-    let Some(object) = value.as_object_mut() else {
-        let field = prefix.trim_end_matches('.');
-        let detail =
-            format!("{} must be a JSON object", if field.is_empty() { "the body" } else { field });
-        return Err(ApiError::BadRequest {
-            detail,
-            field: (!field.is_empty()).then(|| field.to_owned()),
-        });
-    };
-    integral_floats_as_integers(object);
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner().to_string();
-        let named = inner.split('`').nth(1).filter(|_| inner.contains(" field `"));
-        let field = match (path.as_str(), named) {
-            (".", Some(name)) => Some(format!("{prefix}{name}")),
-            (".", None) => None,
-            (path, _) => Some(format!("{prefix}{path}")),
-        };
-        let detail = match &field {
-            Some(field) => format!("{field}: {inner}"),
-            None => inner,
-        };
-        ApiError::BadRequest { detail, field }
-    })
-}
-
-/// JSON has one number type: `5.0` is the integer 5 (as JSON Schema says), so the
-/// integer fields take it; `5.5` stays a float and is refused by serde.
-fn integral_floats_as_integers(object: &mut Map<String, Value>) {
-    const INTEGER_FIELDS: [&str; 5] =
-        ["priority", "delay_ms", "max_attempts", "timeout_ms", "result_ttl_s"];
-    for name in INTEGER_FIELDS {
-        if let Some(value) = object.get_mut(name)
-            && let Some(float) = value.as_f64().filter(|_| value.is_f64())
-            && float.fract() == 0.0
-            && float.abs() < 9.2e18
-        {
-            *value = Value::from(float as i64);
-        }
-    }
-}
-
 impl SubmitHeaders {
     fn read(headers: &HeaderMap) -> Result<Self, ApiError> {
         let idempotency_key = headers
@@ -264,24 +195,4 @@ fn with_header_key(
             Ok(request)
         }
     }
-}
-
-/// Applies every rule of SPEC §2, including the kind's registration and payload check.
-pub fn validate(state: &AppState, request: TaskRequest) -> Result<NewTask, ApiError> {
-    let task = NewTask::from_request(request, state.defaults, now_ms())?;
-    let handler = state.registry.get(task.kind.as_str()).ok_or_else(|| {
-        FieldError::new(
-            "kind",
-            format!(
-                "unknown kind {:?}; registered: {}",
-                task.kind.as_str(),
-                state.registry.kinds().join(", ")
-            ),
-        )
-    })?;
-    handler.validate(&task.payload).map_err(|e| match e {
-        TaskError::InvalidPayload { field, message } => FieldError::new(field, message),
-        other => FieldError::new("payload", other.to_string()),
-    })?;
-    Ok(task)
 }

@@ -11,8 +11,8 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::handlers::TaskContext;
 use super::pool::Shared;
+use crate::kinds::TaskContext;
 use crate::metrics::outcome;
 use crate::queue::{Action, ClaimedTask, Settlement};
 use crate::task::{TaskError, now_ms};

@@ -15,7 +15,6 @@
 mod completer;
 mod executor;
 mod fetcher;
-pub mod handlers;
 mod leases;
 mod passes;
 mod pool;
@@ -23,5 +22,4 @@ mod promoter;
 mod reaper;
 mod weights;
 
-pub use handlers::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 pub use pool::{WorkerPool, WorkerSettings};

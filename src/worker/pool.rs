@@ -9,10 +9,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::handlers::HandlerRegistry;
 use super::leases::{self, LeaseTable};
 use super::{completer, fetcher, promoter, reaper};
 use crate::config::{Config, ConfigError, QueueWeight};
+use crate::kinds::HandlerRegistry;
 use crate::metrics::Metrics;
 use crate::queue::{Queue, Settlement};
 use crate::task::RetryPolicy;

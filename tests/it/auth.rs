@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use ttp::app::Roles;
+use ttp::kinds::HandlerRegistry;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::HandlerRegistry;
 
 use crate::errors::assert_problem;
 

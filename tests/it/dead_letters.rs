@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::config::Config;
+use ttp::kinds::HandlerRegistry;
 use ttp::task::now_ms;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::HandlerRegistry;
 
 use crate::lifecycle::{default_keys, default_queue, wait_stored_state, zcard};
 

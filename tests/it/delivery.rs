@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::DateTime;
 use serde_json::{Value, json};
 use ttp::app::Roles;
+use ttp::kinds::HandlerRegistry;
 use ttp::task::TaskId;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::HandlerRegistry;
 
 use crate::errors::assert_problem;
 use crate::lifecycle::{api_only, default_keys};

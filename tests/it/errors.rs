@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use ttp::app::Roles;
+use ttp::kinds::HandlerRegistry;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::HandlerRegistry;
 
 /// Asserts `response` is a problem details document with `status` (and `field`, when
 /// given) and returns its body.

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use chrono::DateTime;
 use serde_json::{Value, json};
 use ttp::app::Roles;
+use ttp::kinds::HandlerRegistry;
 use ttp::queue::{Action, ClaimedTask, Keys, Settlement};
 use ttp::task::{QueueName, TaskId};
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::HandlerRegistry;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_exceeding_its_timeout_is_retried_then_dead_lettered() {

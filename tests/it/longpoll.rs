@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::config::Config;
+use ttp::kinds::HandlerRegistry;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::HandlerRegistry;
 
 use crate::errors::assert_problem;
 

@@ -10,8 +10,8 @@ use reqwest::header::{
 };
 use serde_json::{Value, json};
 use ttp::app::Roles;
+use ttp::kinds::HandlerRegistry;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::HandlerRegistry;
 
 use crate::TTP_BIN;
 use crate::errors::assert_problem;

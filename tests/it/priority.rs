@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use ttp::app::Roles;
+use ttp::kinds::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 use ttp::task::TaskError;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 
 /// Appends each task's `payload.label` to a shared list, in run order.
 #[derive(Clone, Default)]

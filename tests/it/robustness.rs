@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use ttp::app::Roles;
+use ttp::kinds::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 use ttp::queue::MAX_CLAIM;
 use ttp::task::TaskError;
 use ttp::testkit::{RedisServer, TestApp, test_config};
-use ttp::worker::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 
 use crate::lifecycle::{api_only, default_queue, zcard};
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::samples::{object, opt_integer, required};
-use super::{Handler, HandlerFuture, TaskContext};
+use super::{Handler, HandlerFuture, PayloadSchema, TaskContext};
 use crate::task::TaskError;
 
 /// The longest sleep a payload may ask for, in milliseconds.
@@ -35,6 +35,15 @@ async fn sleep(payload: &Value) -> Result<Value, TaskError> {
 impl Handler for Sleep {
     fn validate(&self, payload: &Value) -> Result<(), TaskError> {
         parse(payload).map(drop)
+    }
+
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::required(json!({
+            "type": "object",
+            "description": "Sleeps `ms` milliseconds (simulated I/O).",
+            "required": ["ms"],
+            "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_MS}}
+        }))
     }
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a> {

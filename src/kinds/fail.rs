@@ -7,11 +7,13 @@
 use serde_json::{Map, Value, json};
 
 use super::samples::{object, opt_bool, opt_integer, opt_str};
-use super::{Handler, HandlerFuture, TaskContext};
+use super::{Handler, HandlerFuture, PayloadSchema, TaskContext};
 use crate::task::TaskError;
 
 /// The error message when the payload gives none.
 const DEFAULT_MESSAGE: &str = "requested failure";
+/// The most attempts `fail_first` may fail (attempts are capped at 100 anyway).
+const MAX_FAIL_FIRST: i64 = 100;
 
 /// Payload `null` or `{"message": s, "retryable": b, "fail_first": n}` (all optional;
 /// defaults "requested failure", `true`, fail every attempt). Fails with a retryable or
@@ -37,7 +39,7 @@ fn parse(payload: &Value) -> Result<Plan, TaskError> {
     Ok(Plan {
         message: opt_str(obj, "message")?.unwrap_or(DEFAULT_MESSAGE).to_owned(),
         retryable: opt_bool(obj, "retryable")?.unwrap_or(true),
-        fail_first: opt_integer(obj, "fail_first", 0..=100)?,
+        fail_first: opt_integer(obj, "fail_first", 0..=MAX_FAIL_FIRST)?,
     })
 }
 
@@ -54,6 +56,18 @@ fn attempt(payload: &Value, attempt: u32) -> Result<Value, TaskError> {
 impl Handler for Fail {
     fn validate(&self, payload: &Value) -> Result<(), TaskError> {
         parse(payload).map(drop)
+    }
+
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::optional(json!({
+            "type": ["object", "null"],
+            "description": "Fails the first `fail_first` attempts (or every attempt when absent) with `message`; a failure that is not `retryable` goes straight to the dead-letter list.",
+            "properties": {
+                "message": {"type": ["string", "null"]},
+                "retryable": {"type": ["boolean", "null"]},
+                "fail_first": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_FAIL_FIRST}
+            }
+        }))
     }
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a> {

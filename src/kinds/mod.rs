@@ -1,9 +1,12 @@
-//! Task kinds: the `Handler` trait, the registry that maps a kind to its handler, and
-//! one file per built-in kind.
+//! Task kinds: what a kind is (the [`Handler`] trait), the registry that maps a kind's
+//! name to its handler, and one file per built-in kind.
 //!
-//! A handler does two things: it validates a payload when the task is submitted (so a
-//! bad payload is a 422 for the client, not a dead letter an hour later), and it runs one
-//! attempt. Library users register their own kinds on the same registry.
+//! A kind is one thing in one place: its payload rules (checked at submission, so a bad
+//! payload is a 422 for the client rather than a dead letter an hour later), its JSON
+//! Schema (served in the OpenAPI document, so the spec's rules are the handler's rules)
+//! and its run. This module depends only on `task`; the API asks it to validate
+//! submissions and describe kinds, the workers ask it to run tasks. Library users
+//! register their own kinds on the same registry.
 
 mod aggregate;
 mod anomalies;
@@ -13,9 +16,11 @@ mod fail;
 mod noop;
 mod registry;
 mod samples;
+mod schema;
 mod sleep;
 
 pub use registry::HandlerRegistry;
+pub use schema::PayloadSchema;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -50,6 +55,12 @@ pub trait Handler: Send + Sync + 'static {
     fn validate(&self, payload: &Value) -> Result<(), TaskError> {
         let _ = payload;
         Ok(())
+    }
+
+    /// The JSON Schema of the payloads [`Handler::validate`] accepts, for the OpenAPI
+    /// document and `GET /kinds`. The default says "any JSON".
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::any()
     }
 
     /// Runs one attempt. The worker enforces the task's timeout by dropping the future,

@@ -12,8 +12,10 @@
 
 use serde_json::{Value, json};
 
-use super::samples::{finite, integer, object, opt_integer, opt_str, required, series};
-use super::{Handler, HandlerFuture, TaskContext, run_blocking};
+use super::samples::{
+    MAX_SAMPLES, finite, integer, object, opt_integer, opt_str, required, series,
+};
+use super::{Handler, HandlerFuture, PayloadSchema, TaskContext, run_blocking};
 use crate::task::TaskError;
 
 /// Payload `{"points": [[t_ms, v]…], "bucket_ms": n, "agg": s}`; returns one
@@ -136,9 +138,42 @@ async fn downsample(payload: &Value) -> Result<Value, TaskError> {
     run_blocking(move || downsample_plan(plan)).await
 }
 
+/// The payload schema (timestamps bounded by [`T_LIMIT_MS`]).
+fn payload_schema() -> Value {
+    let t_max = T_LIMIT_MS;
+    json!({
+        "type": "object",
+        "description": "Returns one point per `bucket_ms` bucket, aggregated with `agg` (default mean).",
+        "required": ["points", "bucket_ms"],
+        "properties": {
+            "points": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_SAMPLES,
+                "items": {
+                    "type": "array",
+                    "description": "[t_ms, value]",
+                    "prefixItems": [
+                        {"type": "integer", "minimum": -t_max, "maximum": t_max},
+                        {"type": "number"}
+                    ],
+                    "minItems": 2,
+                    "maxItems": 2
+                }
+            },
+            "bucket_ms": {"type": "integer", "minimum": 1, "maximum": i64::MAX},
+            "agg": {"enum": ["mean", "min", "max", "sum", null]}
+        }
+    })
+}
+
 impl Handler for Downsample {
     fn validate(&self, payload: &Value) -> Result<(), TaskError> {
         parse(payload).map(drop)
+    }
+
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::required(payload_schema())
     }
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a> {

@@ -3,13 +3,19 @@
 //! The simplest handler with a result, used to check that payloads and results make the
 //! round trip through Redis intact.
 
-use super::{Handler, HandlerFuture, TaskContext};
+use serde_json::json;
+
+use super::{Handler, HandlerFuture, PayloadSchema, TaskContext};
 
 /// Accepts any payload and succeeds with a copy of it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Echo;
 
 impl Handler for Echo {
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::optional(json!({"description": "Any JSON; returned as the result."}))
+    }
+
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a> {
         Box::pin(async move { Ok(ctx.payload.clone()) })
     }

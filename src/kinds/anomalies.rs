@@ -11,8 +11,8 @@
 
 use serde_json::{Value, json};
 
-use super::samples::{Spread, finite_series, object, opt_f64};
-use super::{Handler, HandlerFuture, TaskContext, run_blocking};
+use super::samples::{MAX_SAMPLES, Spread, finite_series, object, opt_f64};
+use super::{Handler, HandlerFuture, PayloadSchema, TaskContext, run_blocking, schema};
 use crate::task::TaskError;
 
 /// The threshold when the payload gives none.
@@ -66,6 +66,18 @@ async fn anomalies(payload: &Value) -> Result<Value, TaskError> {
 impl Handler for Anomalies {
     fn validate(&self, payload: &Value) -> Result<(), TaskError> {
         parse(payload).map(drop)
+    }
+
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::required(json!({
+            "type": "object",
+            "description": "Returns the samples whose z-score exceeds `z` (default 3).",
+            "required": ["samples"],
+            "properties": {
+                "samples": schema::samples("The values.", MAX_SAMPLES),
+                "z": {"type": ["number", "null"], "exclusiveMinimum": 0}
+            }
+        }))
     }
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a> {

@@ -3,15 +3,19 @@
 //! It exists so benchmarks measure the queue itself (submit, claim, complete) rather than
 //! any work, and so a deployment can be smoke-tested without side effects.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{Handler, HandlerFuture, TaskContext};
+use super::{Handler, HandlerFuture, PayloadSchema, TaskContext};
 
 /// Accepts any payload and succeeds at once with `null`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Noop;
 
 impl Handler for Noop {
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::optional(json!({"description": "Any JSON; ignored. Returns null."}))
+    }
+
     fn run<'a>(&'a self, _ctx: &'a TaskContext) -> HandlerFuture<'a> {
         Box::pin(async { Ok(Value::Null) })
     }

@@ -15,8 +15,8 @@
 
 use serde_json::{Value, json};
 
-use super::samples::{Spread, finite_series, object};
-use super::{Handler, HandlerFuture, TaskContext, run_blocking};
+use super::samples::{MAX_SAMPLES, Spread, finite_series, object};
+use super::{Handler, HandlerFuture, PayloadSchema, TaskContext, run_blocking, schema};
 use crate::task::TaskError;
 
 /// Payload `{"samples": [f64…]}`; returns the statistics listed in the module doc.
@@ -70,6 +70,15 @@ async fn aggregate(payload: &Value) -> Result<Value, TaskError> {
 impl Handler for Aggregate {
     fn validate(&self, payload: &Value) -> Result<(), TaskError> {
         parse(payload).map(drop)
+    }
+
+    fn payload_schema(&self) -> PayloadSchema {
+        PayloadSchema::required(json!({
+            "type": "object",
+            "description": "Returns count, min, max, mean, stddev, p50, p90, p95 and p99 of `samples`.",
+            "required": ["samples"],
+            "properties": {"samples": schema::samples("The values.", MAX_SAMPLES)}
+        }))
     }
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a> {
