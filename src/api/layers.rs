@@ -86,7 +86,6 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use axum::Router;
     use axum::body::Body;

@@ -87,7 +87,6 @@ impl Handler for Aggregate {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -182,7 +182,6 @@ impl Handler for Downsample {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -52,7 +52,6 @@ impl Handler for Sleep {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -51,7 +51,6 @@ impl fmt::Display for TaskId {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

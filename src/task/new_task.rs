@@ -205,7 +205,6 @@ impl NewTask {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

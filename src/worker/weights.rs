@@ -19,7 +19,6 @@ pub fn round_order(queues: &[QueueWeight]) -> Vec<&QueueName> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
