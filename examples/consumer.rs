@@ -49,7 +49,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = Config::load(args.config.as_deref(), args.settings)?;
-    ttp::telemetry::init(&config);
+    ttp::telemetry::init(&config.settings()?.logging);
 
     let registry = custom_handler::register(HandlerRegistry::with_builtins())?;
     tracing::info!(kinds = ?registry.kinds(), "task kinds");

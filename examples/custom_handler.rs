@@ -181,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
     // Defaults < TTP_* environment < these overrides: a free loopback port for the API.
     let overrides = Overrides { listen: Some("127.0.0.1:0".into()), ..Overrides::default() };
     let config = Config::load(None, overrides)?;
-    ttp::telemetry::init(&config);
+    ttp::telemetry::init(&config.settings()?.logging);
     let registry = register(HandlerRegistry::with_builtins())?;
     let app = App::build(config, Roles { api: true, workers: true }, registry).await?;
     let base = format!("http://{}", app.local_addr().context("the API is not listening")?);

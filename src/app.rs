@@ -1,6 +1,6 @@
-//! The application: `App::build` does every fallible set-up step (listener, Redis
-//! handle, metrics, handlers) and `App::run_until_stopped` only runs, so tests build the
-//! same thing `main` does and drive its shutdown with a token.
+//! The application: `App::build` does every fallible set-up step (configuration slices,
+//! listener, Redis handle, metrics, kinds) and `App::run_until_stopped` only runs, so
+//! tests build the same thing `main` does and drive its shutdown with a token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,14 +8,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::api::coalescer::Coalescer;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::kinds::HandlerRegistry;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
-use crate::worker::{WorkerPool, WorkerSettings};
+use crate::worker::WorkerPool;
 
 /// Which parts a process runs (`ttp serve`, `serve --no-workers`, `ttp worker`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,7 @@ pub struct Roles {
 
 /// A built, not yet running, ttp process.
 pub struct App {
-    config: Config,
+    settings: Settings,
     roles: Roles,
     listener: Option<TcpListener>,
     queue: Arc<Queue>,
@@ -55,17 +57,18 @@ async fn check_redis(queue: &Queue) {
 }
 
 impl App {
-    /// Builds every part; fails with a clear message (bad address, port in use, …).
+    /// Builds every part; fails with a clear message (bad setting, port in use, …).
     pub async fn build(
         config: Config,
         roles: Roles,
         registry: HandlerRegistry,
     ) -> anyhow::Result<Self> {
-        config.validate()?;
+        let settings = config.settings()?;
         let metrics = Metrics::new().context("cannot register metrics")?;
-        let queue = Queue::new(&config, metrics.redis_errors.clone())?;
+        let queue =
+            Arc::new(Queue::new(&settings.redis, settings.limits, metrics.redis_errors.clone())?);
         let listener = if roles.api {
-            let addr = config.listen_addr()?;
+            let addr = settings.http.listen;
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("TTP_LISTEN: cannot listen on {addr}"))?;
@@ -73,7 +76,7 @@ impl App {
         } else {
             None
         };
-        Ok(Self { config, roles, listener, queue, registry, metrics })
+        Ok(Self { settings, roles, listener, queue, registry, metrics })
     }
 
     /// The bound HTTP address, when the API role is on.
@@ -92,37 +95,37 @@ impl App {
     }
 
     /// Runs until `shutdown` is cancelled, then stops in order: the API stops accepting
-    /// and finishes in-flight requests while the workers finish or hand back their tasks.
+    /// and finishes in-flight requests while the workers finish or hand back their tasks;
+    /// the background tasks of the API (submission coalescing) end last.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { config, roles, listener, queue, registry, metrics } = self;
+        let Self { settings, roles, listener, queue, registry, metrics } = self;
         check_redis(&queue).await;
-        let workers = if roles.workers {
-            let settings = WorkerSettings::from_config(&config)?;
-            tracing::info!(concurrency = settings.concurrency, queues = %config.queues, "workers started");
-            Some(WorkerPool::start(queue.clone(), registry.clone(), metrics.clone(), settings))
-        } else {
-            None
-        };
+        let workers = roles.workers.then(|| {
+            let worker = settings.worker.clone();
+            tracing::info!(concurrency = worker.concurrency, queues = ?worker.queue_names(), "workers started");
+            WorkerPool::start(queue.clone(), registry.clone(), metrics.clone(), worker)
+        });
+        let background = TaskTracker::new();
         let server = listener.map(|listener| {
             let state = Arc::new(AppContext {
+                submissions: Coalescer::start(queue.clone(), &background),
                 queue: queue.clone(),
                 registry,
                 metrics,
-                defaults: config.task_defaults(),
-                served_queues: config
-                    .queue_weights()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|w| w.name)
-                    .collect(),
+                defaults: settings.tasks,
+                served_queues: settings.worker.queue_names(),
                 shutdown: shutdown.clone(),
                 waiters: Waiters::default(),
             });
-            tokio::spawn(waiters::watch(queue.clone(), state.waiters.clone(), shutdown.clone()));
+            background.spawn(waiters::watch(
+                queue.clone(),
+                state.waiters.clone(),
+                shutdown.clone(),
+            ));
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }
-            let router = api::router(state, &config);
+            let router = api::router(state, &settings.http);
             let stop = shutdown.clone();
             tokio::spawn(async move {
                 axum::serve(listener, router)
@@ -138,6 +141,8 @@ impl App {
         if let Some(server) = server {
             server.await.context("HTTP server task failed")?.context("HTTP server failed")?;
         }
+        background.close();
+        background.wait().await;
         tracing::info!("stopped");
         Ok(())
     }

@@ -34,6 +34,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -31,7 +31,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi { yaml } => return print_openapi(yaml),
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
-    ttp::telemetry::init(&config);
+    ttp::telemetry::init(&config.settings()?.logging);
     for name in ttp::config::unknown_env_vars() {
         tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
     }

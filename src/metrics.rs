@@ -42,18 +42,49 @@ pub struct Metrics {
     pub redis_errors: IntCounter,
 }
 
-/// Outcome label values of `ttp_tasks_finished_total`.
-pub mod outcome {
+/// How an attempt (or a task) ended, as `ttp_tasks_finished_total` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
     /// The task succeeded.
-    pub const SUCCEEDED: &str = "succeeded";
-    /// The task failed for good.
-    pub const FAILED: &str = "failed";
+    Succeeded,
+    /// The task failed for good (the dead-letter list).
+    Failed,
     /// The attempt failed and another was scheduled.
-    pub const RETRIED: &str = "retried";
-    /// The task was cancelled.
-    pub const CANCELLED: &str = "cancelled";
-    /// The attempt exceeded its timeout.
-    pub const TIMED_OUT: &str = "timed_out";
+    Retried,
+    /// The task was cancelled before it started.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The `outcome` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Retried => "retried",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the task is finished (its end-to-end time is observed).
+    fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+/// One ended attempt, or a cancelled task.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptEnd<'a> {
+    /// The task's queue.
+    pub queue: &'a str,
+    /// The task's kind.
+    pub kind: &'a str,
+    /// What happened to the task.
+    pub outcome: Outcome,
+    /// Whether the attempt hit its timeout (counted as `timed_out` as well).
+    pub timed_out: bool,
+    /// Submission time of the task, for the end-to-end histogram.
+    pub created_at_ms: i64,
 }
 
 /// 100 µs · 2^(k/3) up to 60 s and beyond.
@@ -134,6 +165,23 @@ impl Metrics {
         r.register(Box::new(self.redis_errors.clone()))?;
         r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         Ok(())
+    }
+
+    /// Records an ended attempt: executors, the reaper and cancel all report here, so
+    /// every path counts outcomes alike (`timed_out` in addition to the outcome, and the
+    /// end-to-end time of tasks that finished).
+    pub fn attempt_ended(&self, end: AttemptEnd<'_>) {
+        let count =
+            |label: &str| self.finished.with_label_values(&[end.queue, end.kind, label]).inc();
+        if end.timed_out {
+            count("timed_out");
+        }
+        count(end.outcome.label());
+        if end.outcome.is_final() {
+            let total_ms = (crate::task::now_ms() - end.created_at_ms).max(0);
+            let histogram = self.end_to_end_seconds.with_label_values(&[end.queue]);
+            histogram.observe(total_ms as f64 / 1000.0);
+        }
     }
 
     /// The text exposition of every metric.

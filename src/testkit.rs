@@ -186,7 +186,9 @@ impl TestApp {
 
     /// Any configuration, roles and handlers.
     pub async fn spawn_with(config: Config, roles: Roles, registry: HandlerRegistry) -> Self {
-        crate::telemetry::init(&config);
+        if let Ok(settings) = config.settings() {
+            crate::telemetry::init(&settings.logging);
+        }
         let app = App::build(config, Roles { api: true, ..roles }, registry).await.unwrap();
         let addr = app.local_addr().unwrap();
         let queue = app.queue();

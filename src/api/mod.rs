@@ -2,6 +2,7 @@
 
 mod auth;
 mod batch;
+pub mod coalescer;
 mod error;
 mod extract;
 mod health;
@@ -16,11 +17,9 @@ pub mod waiters;
 
 pub use error::{ApiError, Problem};
 pub use extract::{ApiJson, ApiQuery};
-pub use tasks::MAX_WAIT_MS;
 pub use view::TaskView;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router, middleware};
@@ -31,7 +30,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::Config;
+use crate::config::HttpSettings;
 use crate::kinds::HandlerRegistry;
 use crate::metrics::{self, Metrics};
 use crate::queue::Queue;
@@ -46,6 +45,8 @@ pub type AppState = Arc<AppContext>;
 pub struct AppContext {
     /// The task store.
     pub queue: Arc<Queue>,
+    /// Single submissions, coalesced into shared script calls.
+    pub submissions: coalescer::Coalescer,
     /// Registered kinds (for validation at submission).
     pub registry: HandlerRegistry,
     /// Metrics handles.
@@ -80,20 +81,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The router with every route and layer, outermost first: request id (set, then
 /// echoed on the response), the request span, CORS when configured, compression, HTTP
 /// metrics, the request deadline, API keys when configured, the body limit.
-pub fn router(state: AppState, config: &Config) -> Router {
+pub fn router(state: AppState, config: &HttpSettings) -> Router {
     let document = openapi::to_json(&openapi::document(&state.registry));
     let metrics = Arc::new(state.metrics.clone());
     let (routes, _) = routes().split_for_parts();
-    let timeout = Duration::from_millis(config.request_timeout_ms);
+    let timeout = config.request_timeout;
     let mut router = routes
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(Extension(openapi::Served(document.into())))
         .with_state(state);
-    let keys = config.api_key_list();
-    if !keys.is_empty() {
-        let keys = auth::ApiKeys(Arc::new(keys));
+    if !config.api_keys.is_empty() {
+        let keys = auth::ApiKeys(Arc::new(config.api_keys.clone()));
         router = router.layer(middleware::from_fn_with_state(keys, auth::require_key));
     }
     let mut router = router

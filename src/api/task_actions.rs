@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, TaskView, openapi};
-use crate::metrics::outcome;
+use crate::metrics::{AttemptEnd, Outcome};
 use crate::queue::Transition;
 use crate::task::{TaskId, TaskRecord};
 
@@ -70,8 +70,13 @@ pub async fn cancel(
     let cancelled = state.queue.cancel(&id).await?;
     let rule = "only queued or scheduled tasks can be cancelled";
     let record = after(&state, &id, cancelled, rule).await?;
-    let labels = [id.queue().as_str(), record.kind.as_str(), outcome::CANCELLED];
-    state.metrics.finished.with_label_values(&labels).inc();
+    state.metrics.attempt_ended(AttemptEnd {
+        queue: id.queue().as_str(),
+        kind: &record.kind,
+        outcome: Outcome::Cancelled,
+        timed_out: false,
+        created_at_ms: record.created_at_ms,
+    });
     Ok(Json(TaskView::from(record)))
 }
 

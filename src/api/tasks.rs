@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::submission::{accepted, parse_request, replay, validate};
 use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView, openapi};
+use crate::config::MAX_WAIT_MS;
 use crate::queue::Enqueued;
 use crate::task::{FieldError, TaskId, TaskRequest};
 
@@ -60,7 +61,7 @@ pub async fn submit(
     let request = with_header_key(request, SubmitHeaders::read(&headers)?)?;
     let task = validate(&state, request)?;
     let (queue, kind) = (task.queue.to_string(), task.kind.as_str().to_owned());
-    match state.queue.enqueue(task).await? {
+    match state.submissions.submit(task).await? {
         Enqueued::Created(record) => {
             state.metrics.submitted.with_label_values(&[&queue, &kind]).inc();
             Ok(accepted(record))
@@ -94,9 +95,6 @@ pub struct FetchQuery {
     #[param(minimum = 0, maximum = 30000)]
     pub wait_ms: Option<u64>,
 }
-
-/// Longest long-poll, in milliseconds (SPEC §2).
-pub const MAX_WAIT_MS: u64 = 30_000;
 
 /// Get a task
 ///

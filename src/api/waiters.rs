@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::queue::Queue;
 
 /// Per task id: the `Notify` its waiters park on and how many there are.
@@ -77,7 +77,7 @@ impl Drop for Waiting {
 
 /// Listens to the finished-task channel until `stop`, resubscribing after Redis errors.
 pub async fn watch(queue: Arc<Queue>, waiters: Waiters, stop: CancellationToken) {
-    let mut delay = Duration::from_millis(50);
+    let mut backoff = Backoff::new("finished-task subscription");
     loop {
         let subscribed = tokio::select! {
             s = queue.watch_finished() => s,
@@ -85,7 +85,7 @@ pub async fn watch(queue: Arc<Queue>, waiters: Waiters, stop: CancellationToken)
         };
         match subscribed {
             Ok(mut finished) => {
-                delay = Duration::from_millis(50);
+                backoff.reset();
                 waiters.wake_all();
                 loop {
                     tokio::select! {
@@ -96,13 +96,17 @@ pub async fn watch(queue: Arc<Queue>, waiters: Waiters, stop: CancellationToken)
                         () = stop.cancelled() => return,
                     }
                 }
+                // The subscription dropped: news may have been missed meanwhile.
+                waiters.wake_all();
+                if !backoff.wait(&stop, &"the subscription connection closed").await {
+                    return;
+                }
             }
-            Err(e) => tracing::debug!(error = %e, "cannot subscribe to finished tasks; retrying"),
+            Err(e) => {
+                if !backoff.wait(&stop, &e).await {
+                    return;
+                }
+            }
         }
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = stop.cancelled() => return,
-        }
-        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }

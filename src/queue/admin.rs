@@ -1,29 +1,8 @@
 //! Operator transitions: cancel, dead-letter replay, pause and resume, and the
 //! dead-letter list.
 
-use super::{Queue, QueueError};
+use super::{Queue, QueueError, Transition};
 use crate::task::{QueueName, TaskId, TaskRecord, now_ms};
-
-/// The answer of a transition that only applies in some states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
-    /// Applied.
-    Done,
-    /// The task is in a state the transition does not apply to.
-    WrongState,
-    /// No such task (unknown or expired).
-    Missing,
-}
-
-impl Transition {
-    fn from_code(code: i64) -> Self {
-        match code {
-            1 => Self::Done,
-            0 => Self::WrongState,
-            _ => Self::Missing,
-        }
-    }
-}
 
 /// One page of a dead-letter list.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +26,7 @@ impl Queue {
             .arg(self.keys.finished_channel());
         let code: i64 =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        Ok(Transition::from_code(code))
+        Transition::from_reply(code)
     }
 
     /// Re-enqueues a `failed` or `cancelled` task with fresh attempts.
@@ -62,7 +41,7 @@ impl Queue {
             .arg(id.as_str());
         let code: i64 =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        Ok(Transition::from_code(code))
+        Transition::from_reply(code)
     }
 
     /// Stops claiming from `queue` in every process; submissions go on.

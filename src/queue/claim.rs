@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::fields::ClaimFields;
 use super::{Holder, Queue, QueueError};
-use crate::task::{QueueName, TaskId, now_ms};
+use crate::task::{QueueName, State, TaskId, now_ms};
 
 /// A task a worker now holds under a lease.
 #[derive(Debug, Clone)]
@@ -55,22 +56,6 @@ impl ClaimedTask {
 /// Redis does not roll back. 1,000 keeps every call far below that.
 pub const MAX_CLAIM: usize = 1000;
 
-const CLAIM_FIELDS: [&str; 10] =
-    ["state", "att", "max", "kind", "payload", "timeout", "created", "run_at", "prio", "ttl"];
-
-type ClaimRow = (
-    Option<String>,
-    Option<u32>,
-    Option<u32>,
-    Option<String>,
-    Option<String>,
-    Option<u64>,
-    Option<i64>,
-    Option<i64>,
-    Option<u8>,
-    Option<u64>,
-);
-
 impl Queue {
     /// Claims up to `max` (at most [`MAX_CLAIM`]) ready tasks of `queue` under a lease of
     /// `lease`; empty when none is ready or the queue is paused.
@@ -103,7 +88,7 @@ impl Queue {
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         // The tasks are already leased to this claim: a failed read is tried again, as
         // giving up would leave them to the reaper (which counts an attempt).
-        let mut rows: Result<Vec<ClaimRow>, QueueError> = Err(QueueError::Timeout(0));
+        let mut rows: Result<Vec<Vec<Option<String>>>, QueueError> = Err(QueueError::Timeout(0));
         for _ in 0..3 {
             let hashes = &hashes;
             rows = self
@@ -111,7 +96,7 @@ impl Queue {
                 .call(|mut c| async move {
                     let mut pipe = redis::pipe();
                     for hash in hashes {
-                        pipe.cmd("HMGET").arg(hash).arg(&CLAIM_FIELDS);
+                        pipe.cmd("HMGET").arg(hash).arg(&ClaimFields::NAMES);
                     }
                     pipe.query_async(&mut c).await
                 })
@@ -148,24 +133,24 @@ impl Queue {
     }
 }
 
-fn claimed(id: TaskId, row: ClaimRow, token: u64, now: i64) -> Option<ClaimedTask> {
-    let (state, ended, max_attempts, kind, payload, timeout_ms, created, run_at, prio, ttl) = row;
-    if state.as_deref() != Some("queued") {
+fn claimed(id: TaskId, row: Vec<Option<String>>, token: u64, now: i64) -> Option<ClaimedTask> {
+    let fields = ClaimFields::decode(&id, row)?;
+    if fields.state != State::Queued {
         return None;
     }
-    let created = created?;
+    let payload = fields.payload.and_then(|p| serde_json::from_str(&p).ok());
     Some(ClaimedTask {
         id,
         token,
-        attempt: ended? + 1,
-        max_attempts: max_attempts?,
-        kind: kind?,
-        payload: payload.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or(Value::Null),
-        timeout_ms: timeout_ms?,
-        created_at_ms: created,
-        ready_at_ms: run_at.unwrap_or(created),
+        attempt: fields.attempts + 1,
+        max_attempts: fields.max_attempts,
+        kind: fields.kind,
+        payload: payload.unwrap_or(Value::Null),
+        timeout_ms: fields.timeout_ms,
+        created_at_ms: fields.created_at_ms,
+        ready_at_ms: fields.run_at_ms.unwrap_or(fields.created_at_ms),
         started_at_ms: now,
-        priority: prio?,
-        result_ttl_s: ttl?,
+        priority: fields.priority,
+        result_ttl_s: fields.result_ttl_s,
     })
 }

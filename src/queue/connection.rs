@@ -21,7 +21,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::{AsyncConnectionConfig, RedisResult};
 
 use super::QueueError;
-use crate::config::Config;
+use crate::config::RedisSettings;
 
 /// A connection reserved for `BLPOP`, without a response timeout of its own (the caller
 /// bounds the wait).
@@ -48,16 +48,19 @@ impl std::fmt::Debug for Redis {
 impl Redis {
     /// Prepares the connections; they connect on first use, so ttp starts while Redis
     /// is still down.
-    pub(super) fn new(config: &Config, errors: prometheus::IntCounter) -> Result<Self, QueueError> {
-        let deadline = Duration::from_millis(config.redis_timeout_ms);
-        let client = redis::Client::open(config.redis_url.as_str())?;
+    pub(super) fn new(
+        settings: &RedisSettings,
+        errors: prometheus::IntCounter,
+    ) -> Result<Self, QueueError> {
+        let deadline = settings.timeout;
+        let client = redis::Client::open(settings.url.as_str())?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(deadline))
             .set_response_timeout(Some(deadline))
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(deadline / 2);
-        let shared = (0..config.redis_pool_size)
+        let shared = (0..settings.pool_size)
             .map(|_| {
                 ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
             })

@@ -4,6 +4,7 @@
 
 use redis::AsyncCommands;
 
+use super::replies::EnqueueCode;
 use super::{Queue, QueueError};
 use crate::task::{NewTask, QueueName, State, TaskId, TaskRecord, now_ms};
 
@@ -17,12 +18,6 @@ pub enum Enqueued {
 }
 
 impl Queue {
-    /// Stores one task (see [`Queue::enqueue_in_queue`] for the errors). Concurrent calls
-    /// share script calls: see `coalesce.rs`.
-    pub async fn enqueue(&self, task: NewTask) -> Result<Enqueued, QueueError> {
-        self.submissions.submit(task).await
-    }
-
     /// Stores tasks of one queue in one script call; one result per task, in order:
     /// `Full` when the queue is at its limit, `IdempotencyConflict` when a key was used
     /// with a different request.
@@ -80,12 +75,16 @@ impl Queue {
                     TaskId::parse(&other)
                         .ok_or_else(|| QueueError::Corrupt(format!("bad id {other:?}")))
                 };
-                match code {
-                    1 => Ok(Enqueued::Created(record(id, task, State::Queued))),
-                    2 => Ok(Enqueued::Created(record(id, task, State::Scheduled))),
-                    3 => Ok(Enqueued::Replayed(other()?)),
-                    4 => Err(QueueError::IdempotencyConflict { existing: other()? }),
-                    _ => Err(QueueError::Full { queue: queue.clone(), limit }),
+                match EnqueueCode::from_reply(code)? {
+                    EnqueueCode::Queued => Ok(Enqueued::Created(record(id, task, State::Queued))),
+                    EnqueueCode::Scheduled => {
+                        Ok(Enqueued::Created(record(id, task, State::Scheduled)))
+                    }
+                    EnqueueCode::Replayed => Ok(Enqueued::Replayed(other()?)),
+                    EnqueueCode::Conflict => {
+                        Err(QueueError::IdempotencyConflict { existing: other()? })
+                    }
+                    EnqueueCode::Rejected => Err(QueueError::Full { queue: queue.clone(), limit }),
                 }
             })
             .collect())

@@ -1,4 +1,7 @@
-//! Field names of a task hash and the conversion between the hash and `TaskRecord`.
+//! The schema of a task's data in Redis: the field names of a task hash, the typed
+//! projections the Rust side reads (each with its `HMGET` field list and its decoder),
+//! and the claim entry of a running attempt. The Lua scripts write the same names; a test
+//! below holds `enqueue.lua` to this list.
 //!
 //! Short names keep every task hash small (Redis stores a small hash as a listpack, so
 //! names count towards the memory of every kept task).
@@ -9,48 +12,274 @@ use crate::task::{Priority, State, TaskId, TaskRecord};
 
 use super::QueueError;
 
-/// Every field of a task hash, in the order `HMGET` asks for them.
-pub const ALL: [&str; 14] = [
-    "kind", "payload", "prio", "state", "att", "max", "timeout", "ttl", "created", "run_at",
-    "started", "finished", "result", "error",
-];
-
-fn corrupt(id: &TaskId, field: &str) -> QueueError {
-    QueueError::Corrupt(format!("task {id}: field {field} is missing or malformed"))
+/// Field names of a task hash.
+pub mod name {
+    /// The kind (string).
+    pub const KIND: &str = "kind";
+    /// The payload (JSON text).
+    pub const PAYLOAD: &str = "payload";
+    /// The priority, 0..=9.
+    pub const PRIORITY: &str = "prio";
+    /// The stored state (`queued` also while running: see [`super::ClaimEntry`]).
+    pub const STATE: &str = "state";
+    /// Attempts that have ended.
+    pub const ATTEMPTS: &str = "att";
+    /// Attempts allowed.
+    pub const MAX_ATTEMPTS: &str = "max";
+    /// Per-attempt timeout, ms.
+    pub const TIMEOUT_MS: &str = "timeout";
+    /// Result retention, s.
+    pub const RESULT_TTL_S: &str = "ttl";
+    /// Submission time, ms since the epoch.
+    pub const CREATED_MS: &str = "created";
+    /// Earliest start (delay or retry backoff), ms.
+    pub const RUN_AT_MS: &str = "run_at";
+    /// Start of the latest ended attempt, ms.
+    pub const STARTED_MS: &str = "started";
+    /// When it became terminal, ms.
+    pub const FINISHED_MS: &str = "finished";
+    /// The result (JSON text), once succeeded.
+    pub const RESULT: &str = "result";
+    /// The last failure's message.
+    pub const ERROR: &str = "error";
 }
 
-/// Builds the record of `id` from its `HMGET` of [`ALL`]; `None` when the hash is gone.
-pub fn record_from_values(
-    id: &TaskId,
-    values: Vec<Option<String>>,
-) -> Result<Option<TaskRecord>, QueueError> {
-    let map: HashMap<&str, String> =
-        ALL.iter().zip(values).filter_map(|(name, value)| value.map(|v| (*name, v))).collect();
-    if map.is_empty() {
-        return Ok(None);
+use name::*;
+
+/// The values of one `HMGET`, by field name, for decoding with named lookups.
+struct Row<'a> {
+    id: &'a TaskId,
+    map: HashMap<&'static str, String>,
+}
+
+impl<'a> Row<'a> {
+    fn new(id: &'a TaskId, names: &[&'static str], values: Vec<Option<String>>) -> Self {
+        let map = names.iter().zip(values).filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
+        Self { id, map }
     }
-    let text = |f: &str| map.get(f).cloned().ok_or_else(|| corrupt(id, f));
-    let int = |f: &str| map.get(f).and_then(|v| v.parse::<i64>().ok());
-    let need = |f: &str| int(f).ok_or_else(|| corrupt(id, f));
-    let json = |f: &str| {
-        map.get(f).map(|v| serde_json::from_str(v).map_err(|_| corrupt(id, f))).transpose()
-    };
-    let state: State = text("state")?.parse().map_err(|_| corrupt(id, "state"))?;
-    Ok(Some(TaskRecord {
-        id: id.clone(),
-        kind: text("kind")?,
-        state,
-        priority: Priority::new(need("prio")?).map_err(|_| corrupt(id, "prio"))?,
-        attempts: need("att")? as u32,
-        max_attempts: need("max")? as u32,
-        timeout_ms: need("timeout")? as u64,
-        result_ttl_s: need("ttl")? as u64,
-        created_at_ms: need("created")?,
-        run_at_ms: int("run_at"),
-        started_at_ms: int("started"),
-        finished_at_ms: int("finished"),
-        result: json("result")?,
-        error: map.get("error").cloned(),
-        payload: json("payload")?.unwrap_or(serde_json::Value::Null),
-    }))
+
+    fn corrupt(&self, field: &str) -> QueueError {
+        QueueError::Corrupt(format!("task {}: field {field} is missing or malformed", self.id))
+    }
+
+    fn text(&self, field: &str) -> Result<String, QueueError> {
+        self.map.get(field).cloned().ok_or_else(|| self.corrupt(field))
+    }
+
+    fn int(&self, field: &str) -> Option<i64> {
+        self.map.get(field).and_then(|v| v.parse().ok())
+    }
+
+    fn need<T: TryFrom<i64>>(&self, field: &str) -> Result<T, QueueError> {
+        self.int(field).and_then(|v| T::try_from(v).ok()).ok_or_else(|| self.corrupt(field))
+    }
+
+    fn json(&self, field: &str) -> Result<Option<serde_json::Value>, QueueError> {
+        let parse = |v: &String| serde_json::from_str(v).map_err(|_| self.corrupt(field));
+        self.map.get(field).map(parse).transpose()
+    }
+
+    fn state(&self) -> Result<State, QueueError> {
+        self.text(STATE)?.parse().map_err(|_| self.corrupt(STATE))
+    }
+}
+
+/// Everything `GET /tasks/{id}` shows: the whole hash.
+pub struct RecordFields;
+
+impl RecordFields {
+    /// Every field, in `HMGET` order.
+    pub const NAMES: [&'static str; 14] = [
+        KIND,
+        PAYLOAD,
+        PRIORITY,
+        STATE,
+        ATTEMPTS,
+        MAX_ATTEMPTS,
+        TIMEOUT_MS,
+        RESULT_TTL_S,
+        CREATED_MS,
+        RUN_AT_MS,
+        STARTED_MS,
+        FINISHED_MS,
+        RESULT,
+        ERROR,
+    ];
+
+    /// The record of `id` from its `HMGET` of [`Self::NAMES`]; `None` when the hash is gone.
+    pub fn decode(
+        id: &TaskId,
+        values: Vec<Option<String>>,
+    ) -> Result<Option<TaskRecord>, QueueError> {
+        let row = Row::new(id, &Self::NAMES, values);
+        if row.map.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(TaskRecord {
+            id: id.clone(),
+            kind: row.text(KIND)?,
+            state: row.state()?,
+            priority: Priority::new(row.need(PRIORITY)?).map_err(|_| row.corrupt(PRIORITY))?,
+            attempts: row.need(ATTEMPTS)?,
+            max_attempts: row.need(MAX_ATTEMPTS)?,
+            timeout_ms: row.need(TIMEOUT_MS)?,
+            result_ttl_s: row.need(RESULT_TTL_S)?,
+            created_at_ms: row.need(CREATED_MS)?,
+            run_at_ms: row.int(RUN_AT_MS),
+            started_at_ms: row.int(STARTED_MS),
+            finished_at_ms: row.int(FINISHED_MS),
+            result: row.json(RESULT)?,
+            error: row.map.get(ERROR).cloned(),
+            payload: row.json(PAYLOAD)?.unwrap_or(serde_json::Value::Null),
+        }))
+    }
+}
+
+/// What a worker needs of a task it just claimed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimFields {
+    /// The stored state (a claimable task is `queued`).
+    pub state: State,
+    /// Attempts that have ended before this one.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Its kind.
+    pub kind: String,
+    /// Its payload (JSON text).
+    pub payload: Option<String>,
+    /// Per-attempt timeout.
+    pub timeout_ms: u64,
+    /// Submission time.
+    pub created_at_ms: i64,
+    /// Its delay or retry time, if any.
+    pub run_at_ms: Option<i64>,
+    /// Its priority.
+    pub priority: u8,
+    /// Its result retention.
+    pub result_ttl_s: u64,
+}
+
+impl ClaimFields {
+    /// The fields a claim reads, in `HMGET` order.
+    pub const NAMES: [&'static str; 10] = [
+        STATE,
+        ATTEMPTS,
+        MAX_ATTEMPTS,
+        KIND,
+        PAYLOAD,
+        TIMEOUT_MS,
+        CREATED_MS,
+        RUN_AT_MS,
+        PRIORITY,
+        RESULT_TTL_S,
+    ];
+
+    /// Decodes an `HMGET` of [`Self::NAMES`]; `None` when the hash is gone or malformed.
+    pub fn decode(id: &TaskId, values: Vec<Option<String>>) -> Option<Self> {
+        let row = Row::new(id, &Self::NAMES, values);
+        Some(Self {
+            state: row.state().ok()?,
+            attempts: row.need(ATTEMPTS).ok()?,
+            max_attempts: row.need(MAX_ATTEMPTS).ok()?,
+            kind: row.text(KIND).ok()?,
+            payload: row.map.get(PAYLOAD).cloned(),
+            timeout_ms: row.need(TIMEOUT_MS).ok()?,
+            created_at_ms: row.need(CREATED_MS).ok()?,
+            run_at_ms: row.int(RUN_AT_MS),
+            priority: row.need(PRIORITY).ok()?,
+            result_ttl_s: row.need(RESULT_TTL_S).ok()?,
+        })
+    }
+}
+
+/// What the reaper needs of a task whose lease expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseFields {
+    /// The stored state (a running task is `queued` in its hash).
+    pub state: State,
+    /// Attempts that have ended before the expired one.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Its kind.
+    pub kind: String,
+    /// Submission time.
+    pub created_at_ms: i64,
+}
+
+impl LeaseFields {
+    /// The fields the reaper reads, in `HMGET` order.
+    pub const NAMES: [&'static str; 5] = [STATE, ATTEMPTS, MAX_ATTEMPTS, KIND, CREATED_MS];
+
+    /// Decodes an `HMGET` of [`Self::NAMES`]; `None` when the hash is gone or malformed.
+    pub fn decode(id: &TaskId, values: Vec<Option<String>>) -> Option<Self> {
+        let row = Row::new(id, &Self::NAMES, values);
+        Some(Self {
+            state: row.state().ok()?,
+            attempts: row.need(ATTEMPTS).ok()?,
+            max_attempts: row.need(MAX_ATTEMPTS).ok()?,
+            kind: row.text(KIND).ok()?,
+            created_at_ms: row.need(CREATED_MS).ok()?,
+        })
+    }
+}
+
+/// The entry of a running attempt in the queue's started hash: `<token> <start ms>`,
+/// written by `claim.lua` and checked by `renew.lua` and `settle.lua` (the token is the
+/// lease's fencing token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimEntry {
+    /// The claim's fencing token.
+    pub token: u64,
+    /// When the attempt started, ms.
+    pub started_at_ms: i64,
+}
+
+impl ClaimEntry {
+    /// Parses an entry; `None` when it is not one.
+    pub fn parse(entry: &str) -> Option<Self> {
+        let (token, started) = entry.split_once(' ')?;
+        Some(Self { token: token.parse().ok()?, started_at_ms: started.parse().ok()? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names `enqueue.lua` writes into a new task's hash (its `fields` table).
+    fn written_by_enqueue() -> Vec<String> {
+        let script = include_str!("lua/enqueue.lua");
+        let table = script.split("local fields = {").nth(1).and_then(|t| t.split('}').next());
+        let quoted = table.unwrap_or_default().split('\'').skip(1).step_by(2);
+        let mut names: Vec<String> = quoted.map(str::to_owned).collect();
+        // A delayed task also gets its run_at (appended after the table).
+        if script.contains("fields[#fields + 1] = 'run_at'") {
+            names.push(RUN_AT_MS.to_owned());
+        }
+        names
+    }
+
+    #[test]
+    fn fields_read_at_claim_and_reap_are_written_at_enqueue() {
+        let written = written_by_enqueue();
+        assert!(written.len() >= 9, "{written:?}");
+        for name in ClaimFields::NAMES.iter().chain(&LeaseFields::NAMES) {
+            assert!(written.iter().any(|w| w == name), "{name} is read but never written");
+        }
+        for name in &written {
+            assert!(RecordFields::NAMES.contains(&name.as_str()), "{name} is not in the schema");
+        }
+    }
+
+    #[test]
+    fn claim_entries_round_trip() {
+        assert_eq!(
+            ClaimEntry::parse("42 1764590000000"),
+            Some(ClaimEntry { token: 42, started_at_ms: 1_764_590_000_000 })
+        );
+        assert_eq!(ClaimEntry::parse("42"), None);
+        assert_eq!(ClaimEntry::parse("x 1"), None);
+    }
 }

@@ -1,12 +1,13 @@
-//! Background transitions: promoting due scheduled tasks and reaping expired leases.
+//! Background reads and transitions: promoting due scheduled tasks, and reading expired
+//! leases for the reaper (which decides their fate and settles them).
 //!
 //! Both read the candidates first and then run a script that re-checks each one, because
 //! a script may only touch keys it was given, and the candidates' hash keys are only
-//! known after the read. The re-check makes the gap harmless.
+//! known after the read. The re-check (the settle script's fence) makes the gap harmless.
 
-use super::read::{claim_started, claim_token};
-use super::{Action, Holder, Queue, QueueError, Settlement};
-use crate::task::{QueueName, RetryPolicy, TaskId, now_ms};
+use super::fields::{ClaimEntry, LeaseFields};
+use super::{Queue, QueueError};
+use crate::task::{QueueName, TaskId, now_ms};
 
 /// What a promotion pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,34 +18,28 @@ pub struct Promoted {
     pub next_due_ms: Option<i64>,
 }
 
-/// What a reaping pass did.
+/// Leases that expired: their workers crashed, were killed or stalled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reaped {
-    /// Expired leases taken back.
-    pub reaped: usize,
-    /// The attempts this pass ended (for metrics): retried or failed.
-    pub ended: Vec<ReapedAttempt>,
+pub struct ExpiredLeases {
+    /// The expired leases (at most one pass).
+    pub leases: Vec<ExpiredLease>,
     /// Deadline of the earliest lease still held.
     pub next_deadline_ms: Option<i64>,
 }
 
-/// An attempt the reaper ended because its worker stopped renewing the lease.
+/// One expired lease and what the reaper needs to end its attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReapedAttempt {
-    /// The task's kind.
-    pub kind: String,
-    /// True when the task failed for good; false when it was scheduled again.
-    pub failed: bool,
-    /// Submission time of the task.
-    pub created_at_ms: i64,
+pub struct ExpiredLease {
+    /// The task.
+    pub id: TaskId,
+    /// The claim that held it, if its entry is still there (without one the lease cannot
+    /// be fenced and can only be dropped).
+    pub claim: Option<ClaimEntry>,
+    /// The task's fields; `None` when its hash is gone.
+    pub task: Option<LeaseFields>,
 }
 
 const PASS_LIMIT: isize = 500;
-
-/// What the reaper reads of an expired lease: state, attempts ended, max, kind, creation,
-/// claim entry.
-type LeaseRow =
-    (Option<String>, Option<u32>, Option<u32>, Option<String>, Option<i64>, Option<String>);
 
 impl Queue {
     /// Members of the zset `key` scored at or before `now` (at most one pass), and the
@@ -89,98 +84,45 @@ impl Queue {
         Ok(Promoted { moved, next_due_ms: next })
     }
 
-    /// Takes back expired leases of `queue`: the attempt counts, and the task is retried
-    /// with backoff or failed when its attempts are used up; a lease whose task is gone
-    /// or not running is dropped.
-    pub async fn reap_expired(
-        &self,
-        queue: &QueueName,
-        policy: RetryPolicy,
-    ) -> Result<Reaped, QueueError> {
+    /// The expired leases of `queue` (at most one pass) with what ending their attempts
+    /// needs; ending them is the reaper's decision, written back with [`Queue::settle`].
+    pub async fn expired_leases(&self, queue: &QueueName) -> Result<ExpiredLeases, QueueError> {
         let now = now_ms();
         let (ids, next_deadline_ms) = self.due_and_next(self.keys.leased(queue), now).await?;
         if ids.is_empty() {
-            return Ok(Reaped { reaped: 0, ended: Vec::new(), next_deadline_ms });
+            return Ok(ExpiredLeases { leases: Vec::new(), next_deadline_ms });
         }
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
         let started_key = self.keys.started(queue);
         let id_texts: Vec<&str> = ids.iter().map(TaskId::as_str).collect();
-        let rows: Vec<LeaseRow> = self
+        type Pair = (Vec<Option<String>>, Option<String>);
+        let rows: Vec<Pair> = self
             .redis
             .call(|mut c| async move {
                 let mut pipe = redis::pipe();
                 for (hash, id) in hashes.iter().zip(&id_texts) {
-                    pipe.cmd("HMGET").arg(hash).arg(&["state", "att", "max", "kind", "created"]);
+                    pipe.cmd("HMGET").arg(hash).arg(&LeaseFields::NAMES);
                     pipe.cmd("HGET").arg(&started_key).arg(*id);
                 }
                 let flat: Vec<redis::Value> = pipe.query_async(&mut c).await?;
                 flat.chunks(2)
                     .map(|pair| {
-                        let (state, att, max, kind, created) =
-                            redis::from_redis_value_ref(&pair[0])?;
-                        let started: Option<String> = redis::from_redis_value_ref(&pair[1])?;
-                        Ok((state, att, max, kind, created, started))
+                        let fields = redis::from_redis_value_ref(&pair[0])?;
+                        let claim = redis::from_redis_value_ref(&pair[1])?;
+                        Ok((fields, claim))
                     })
                     .collect()
             })
             .await?;
-        let about: Vec<(String, i64)> = rows
-            .iter()
-            .map(|row| (row.3.clone().unwrap_or_default(), row.4.unwrap_or(now)))
-            .collect();
-        let items: Vec<Settlement> = ids
+        let leases = ids
             .into_iter()
             .zip(rows)
-            .map(|(id, (state, ended, max, _, _, claim))| {
-                let holder = Holder {
-                    token: claim.as_deref().and_then(claim_token).unwrap_or(0),
-                    attempt: ended.unwrap_or(0) + 1,
-                    started_at_ms: claim.as_deref().and_then(claim_started).unwrap_or(now),
-                    priority: 0,
-                    result_ttl_s: 0,
-                };
-                // A lease without a claim entry cannot be fenced; it can only be dropped.
-                let state = if claim.is_some() { state.as_deref() } else { None };
-                reap_decision(id, state, holder, max.unwrap_or(1), policy, now)
+            .map(|(id, (fields, claim))| ExpiredLease {
+                task: LeaseFields::decode(&id, fields),
+                claim: claim.as_deref().and_then(ClaimEntry::parse),
+                id,
             })
             .collect();
-        let applied = self.settle(queue, &items).await?;
-        let reaped = applied.iter().filter(|a| **a).count();
-        let ended = items
-            .iter()
-            .zip(applied)
-            .zip(about)
-            .filter(|((item, applied), _)| *applied && !matches!(item.action, Action::Forget))
-            .map(|((item, _), (kind, created_at_ms))| ReapedAttempt {
-                kind,
-                failed: matches!(item.action, Action::Fail(_)),
-                created_at_ms,
-            })
-            .collect();
-        Ok(Reaped { reaped, ended, next_deadline_ms: Some(now) })
+        Ok(ExpiredLeases { leases, next_deadline_ms: Some(now) })
     }
-}
-
-fn reap_decision(
-    id: TaskId,
-    state: Option<&str>,
-    holder: Holder,
-    max: u32,
-    policy: RetryPolicy,
-    now: i64,
-) -> Settlement {
-    let attempt = holder.attempt;
-    let action = match state {
-        Some("queued") if attempt >= max => Action::Fail(format!(
-            "lease expired on attempt {attempt} of {max}: the worker stopped renewing it (crash, kill or stall)"
-        )),
-        Some("queued") => Action::Retry {
-            due_ms: now + policy.backoff(attempt).as_millis() as i64,
-            error: format!(
-                "lease expired on attempt {attempt}: the worker stopped renewing it (crash, kill or stall)"
-            ),
-        },
-        _ => Action::Forget,
-    };
-    Settlement { id, holder, lease_expired: true, action }
 }

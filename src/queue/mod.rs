@@ -25,32 +25,35 @@
 
 mod admin;
 mod claim;
-mod coalesce;
 mod connection;
 mod enqueue;
 mod fields;
 mod keys;
 mod maintenance;
 mod read;
+mod replies;
 mod scripts;
 mod settle;
 mod wakeup;
 mod watch;
 
-pub use admin::{DeadPage, Transition, parse_cursor};
+pub use admin::{DeadPage, parse_cursor};
 pub use claim::{ClaimedTask, MAX_CLAIM};
-pub use connection::BlockingConnection;
+use connection::BlockingConnection;
 pub use enqueue::Enqueued;
+pub use fields::{ClaimEntry, LeaseFields};
 pub use keys::Keys;
-pub use maintenance::{Promoted, Reaped, ReapedAttempt};
+pub use maintenance::{ExpiredLease, ExpiredLeases, Promoted};
 pub use read::QueueStats;
+pub use replies::Transition;
 pub use settle::{Action, Holder, Settlement};
+pub use wakeup::{WaitFor, Waiter};
 pub use watch::FinishedTasks;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use crate::config::Config;
+use crate::config::{QueueLimits, RedisSettings};
 use crate::task::{QueueName, TaskId};
 
 use connection::Redis;
@@ -98,45 +101,31 @@ impl From<redis::RedisError> for QueueError {
     }
 }
 
-/// Limits the queue enforces on every write.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    max_queue_length: u64,
-    dead_max: u64,
-    dead_ttl_s: u64,
-}
-
 /// Handle to the task store, shared behind an `Arc`.
 #[derive(Debug)]
 pub struct Queue {
     redis: Redis,
     keys: Keys,
     scripts: Scripts,
-    limits: Limits,
+    limits: QueueLimits,
     known_queues: Mutex<HashSet<QueueName>>,
-    submissions: coalesce::Coalescer,
 }
 
 impl Queue {
     /// Builds the handle (no connection is made until first use, so ttp starts while
     /// Redis is still down and reports not-ready until it answers).
     pub fn new(
-        config: &Config,
+        redis: &RedisSettings,
+        limits: QueueLimits,
         redis_errors: prometheus::IntCounter,
-    ) -> Result<Arc<Self>, QueueError> {
-        let redis = Redis::new(config, redis_errors)?;
-        Ok(Arc::new_cyclic(|me| Self {
-            submissions: coalesce::Coalescer::new(me.clone()),
-            redis,
-            keys: Keys::new(&config.key_prefix),
+    ) -> Result<Self, QueueError> {
+        Ok(Self {
+            redis: Redis::new(redis, redis_errors)?,
+            keys: Keys::new(&redis.key_prefix),
             scripts: Scripts::new(),
-            limits: Limits {
-                max_queue_length: config.max_queue_length,
-                dead_max: config.dead_max,
-                dead_ttl_s: config.dead_ttl_s,
-            },
+            limits,
             known_queues: Mutex::new(HashSet::new()),
-        }))
+        })
     }
 
     /// The key formatter (tests use it to inspect Redis directly).
@@ -178,11 +167,6 @@ impl Queue {
             })
             .await;
         reply.ok().and_then(|pair| pair.into_iter().nth(1))
-    }
-
-    /// A dedicated connection for blocking waits, which must not hold a pooled one.
-    pub async fn blocking_connection(&self) -> Result<BlockingConnection, QueueError> {
-        self.redis.blocking_connection().await
     }
 }
 

@@ -2,7 +2,8 @@
 
 use redis::AsyncCommands;
 
-use super::{Queue, QueueError, fields};
+use super::fields::{ClaimEntry, RecordFields};
+use super::{Queue, QueueError};
 use crate::task::{QueueName, State, TaskId, TaskRecord};
 
 /// Counts of one queue's structures.
@@ -42,18 +43,18 @@ impl Queue {
                     .arg(&member)
                     .cmd("HMGET")
                     .arg(&key)
-                    .arg(&fields::ALL)
+                    .arg(&RecordFields::NAMES)
                     .query_async(&mut c)
                     .await
             })
             .await?;
-        let record = fields::record_from_values(id, values)?;
+        let record = RecordFields::decode(id, values)?;
         Ok(record.map(|mut record| {
             if record.state == State::Queued && lease.is_some() {
                 record.state = State::Running;
                 record.attempts += 1;
-                record.started_at_ms =
-                    claim.as_deref().and_then(claim_started).or(record.started_at_ms);
+                let started = claim.as_deref().and_then(ClaimEntry::parse).map(|c| c.started_at_ms);
+                record.started_at_ms = started.or(record.started_at_ms);
             }
             record
         }))
@@ -94,14 +95,4 @@ impl Queue {
         queues.sort();
         Ok(queues)
     }
-}
-
-/// The start time of a started-hash entry `<claim token> <start ms>`.
-pub fn claim_started(entry: &str) -> Option<i64> {
-    entry.split_once(' ')?.1.parse().ok()
-}
-
-/// The token of a started-hash entry `<claim token> <start ms>`.
-pub fn claim_token(entry: &str) -> Option<u64> {
-    entry.split_once(' ')?.0.parse().ok()
 }

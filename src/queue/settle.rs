@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::replies::SettleCode;
 use super::{Queue, QueueError};
 use crate::task::{QueueName, TaskId, now_ms};
 
@@ -101,6 +102,9 @@ impl Queue {
         }
         let applied: Vec<i64> =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        Ok(applied.into_iter().map(|a| a == 1).collect())
+        applied
+            .into_iter()
+            .map(|code| SettleCode::from_reply(code).map(|c| c == SettleCode::Applied))
+            .collect()
     }
 }

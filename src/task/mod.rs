@@ -17,7 +17,7 @@ pub use id::TaskId;
 pub use names::{FieldError, Kind, Priority, QueueName};
 pub use new_task::{NewTask, TaskDefaults, TaskRequest};
 pub use record::TaskRecord;
-pub use retry::RetryPolicy;
+pub use retry::{Next, RetryPolicy};
 pub use state::State;
 
 /// Milliseconds since the Unix epoch, the one clock ttp stores.

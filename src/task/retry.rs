@@ -1,4 +1,7 @@
-//! Retry backoff: exponential with full jitter.
+//! What follows a failed attempt — another attempt after a backoff, or failure — and
+//! the backoff itself: exponential with full jitter. The executor (a handler's error or
+//! timeout) and the reaper (an expired lease) both ask [`RetryPolicy::after`], so the rule
+//! "retryable and attempts left → retry, else fail" is written once.
 //!
 //! Full jitter (a uniform draw between zero and the exponential ceiling) spreads the
 //! retries of tasks that failed together, so a dependency that comes back is not hit by
@@ -15,7 +18,30 @@ pub struct RetryPolicy {
     pub max_ms: u64,
 }
 
+/// What happens to a task after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Another attempt, not before `due_ms`.
+    Retry {
+        /// When the next attempt may start (ms since the epoch).
+        due_ms: i64,
+    },
+    /// No more attempts: the task fails (the dead-letter list).
+    Fail,
+}
+
 impl RetryPolicy {
+    /// What follows the failure of attempt `attempt` (1-based) of `max_attempts` at
+    /// `now_ms`: a retry after a backoff when the failure is `retryable` and attempts
+    /// remain, else failure.
+    pub fn after(&self, attempt: u32, max_attempts: u32, retryable: bool, now_ms: i64) -> Next {
+        if retryable && attempt < max_attempts {
+            Next::Retry { due_ms: now_ms + self.backoff(attempt).as_millis() as i64 }
+        } else {
+            Next::Fail
+        }
+    }
+
     /// The ceiling of the delay after `attempt` (1-based) failed: `base · 2^(attempt-1)`,
     /// capped at `max_ms`.
     pub fn ceiling_ms(&self, attempt: u32) -> u64 {
@@ -39,6 +65,28 @@ mod tests {
         let ceilings: Vec<u64> = (1..=5).map(|a| policy.ceiling_ms(a)).collect();
         assert_eq!(ceilings, [1000, 2000, 4000, 5000, 5000]);
         assert_eq!(policy.ceiling_ms(500), 5000);
+    }
+
+    #[test]
+    fn retryable_failures_retry_while_attempts_remain() {
+        let policy = RetryPolicy { base_ms: 1000, max_ms: 5000 };
+        for attempt in 1..3 {
+            match policy.after(attempt, 3, true, 10_000) {
+                Next::Retry { due_ms } => {
+                    let ceiling = policy.ceiling_ms(attempt) as i64;
+                    assert!((10_000..=10_000 + ceiling).contains(&due_ms), "{due_ms}");
+                }
+                Next::Fail => panic!("attempt {attempt} of 3 should retry"),
+            }
+        }
+        assert_eq!(policy.after(3, 3, true, 0), Next::Fail);
+        assert_eq!(policy.after(7, 3, true, 0), Next::Fail);
+    }
+
+    #[test]
+    fn permanent_failures_fail_at_once() {
+        let policy = RetryPolicy { base_ms: 1000, max_ms: 5000 };
+        assert_eq!(policy.after(1, 100, false, 0), Next::Fail);
     }
 
     #[test]

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use super::leases::LeaseTable;
+use crate::backoff::Backoff;
 use crate::queue::{Queue, Settlement};
 use crate::task::QueueName;
 
@@ -46,10 +46,11 @@ pub async fn run(
 }
 
 async fn write(queue: &Queue, name: &QueueName, items: &[Settlement], abandon: &CancellationToken) {
-    let mut delay = Duration::from_millis(50);
+    let mut backoff = Backoff::new("write outcomes");
     loop {
         match queue.settle(name, items).await {
             Ok(applied) => {
+                backoff.reset();
                 let lost = applied.iter().filter(|a| !**a).count();
                 if lost > 0 {
                     tracing::warn!(queue = %name, lost, "outcomes dropped: the lease was lost (another attempt owns the task)");
@@ -57,15 +58,10 @@ async fn write(queue: &Queue, name: &QueueName, items: &[Settlement], abandon: &
                 return;
             }
             Err(e) => {
-                tracing::warn!(queue = %name, error = %e, count = items.len(), "cannot write outcomes; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = abandon.cancelled() => {
-                        tracing::error!(queue = %name, count = items.len(), "giving up on outcomes at shutdown; their leases will expire and the tasks run again");
-                        return;
-                    }
+                if !backoff.wait(abandon, &e).await {
+                    tracing::error!(queue = %name, count = items.len(), "giving up on outcomes at shutdown; their leases will expire and the tasks run again");
+                    return;
                 }
-                delay = (delay * 2).min(Duration::from_secs(2));
             }
         }
     }

@@ -11,11 +11,11 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::pool::Shared;
+use super::shared::Shared;
 use crate::kinds::TaskContext;
-use crate::metrics::outcome;
+use crate::metrics::{AttemptEnd, Outcome};
 use crate::queue::{Action, ClaimedTask, Settlement};
-use crate::task::{TaskError, now_ms};
+use crate::task::{Next, TaskError, now_ms};
 
 /// How an attempt ended, before it is turned into a queue action.
 enum Ended {
@@ -102,39 +102,26 @@ fn decide(shared: &Shared, task: &ClaimedTask, ended: Ended) -> Action {
         }
         Ended::Returned(Err(error)) => error,
     };
-    if error.is_retryable() && task.attempt < task.max_attempts {
-        let backoff = shared.settings.retry.backoff(task.attempt);
-        Action::Retry { due_ms: now_ms() + backoff.as_millis() as i64, error: error.to_string() }
-    } else {
-        Action::Fail(error.to_string())
+    let retry = shared.settings.retry;
+    match retry.after(task.attempt, task.max_attempts, error.is_retryable(), now_ms()) {
+        Next::Retry { due_ms } => Action::Retry { due_ms, error: error.to_string() },
+        Next::Fail => Action::Fail(error.to_string()),
     }
 }
 
-/// Counts the attempt: `timed_out` for every attempt that hit its timeout, plus
-/// `succeeded`, `retried` or `failed` for what happens to the task next.
+/// Reports the attempt to the metrics (a hand-back ends nothing and is not counted).
 fn record_outcome(shared: &Shared, task: &ClaimedTask, action: &Action, timed_out: bool) {
-    let queue = task.id.queue().as_str();
-    let count =
-        |label: &str| shared.metrics.finished.with_label_values(&[queue, &task.kind, label]).inc();
-    if timed_out {
-        count(outcome::TIMED_OUT);
-    }
-    let terminal = match action {
-        Action::Succeed(_) => Some(outcome::SUCCEEDED),
-        Action::Fail(_) => Some(outcome::FAILED),
-        Action::Retry { .. } => {
-            count(outcome::RETRIED);
-            None
-        }
-        Action::Release | Action::Forget => None,
+    let outcome = match action {
+        Action::Succeed(_) => Outcome::Succeeded,
+        Action::Fail(_) => Outcome::Failed,
+        Action::Retry { .. } => Outcome::Retried,
+        Action::Release | Action::Forget => return,
     };
-    if let Some(label) = terminal {
-        count(label);
-        let total_ms = (now_ms() - task.created_at_ms).max(0);
-        shared
-            .metrics
-            .end_to_end_seconds
-            .with_label_values(&[queue])
-            .observe(total_ms as f64 / 1000.0);
-    }
+    shared.metrics.attempt_ended(AttemptEnd {
+        queue: task.id.queue().as_str(),
+        kind: &task.kind,
+        outcome,
+        timed_out,
+        created_at_ms: task.created_at_ms,
+    });
 }

@@ -8,9 +8,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::executor;
-use super::pool::Shared;
+use super::shared::Shared;
 use super::weights;
-use crate::queue::{BlockingConnection, ClaimedTask, QueueError};
+use crate::backoff::Backoff;
+use crate::queue::{ClaimedTask, QueueError, WaitFor, Waiter};
 use crate::task::QueueName;
 
 /// Longest idle wait before claiming again anyway (a safety net for a lost wake-up).
@@ -18,9 +19,9 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// Claims and dispatches tasks until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let names: Vec<QueueName> = shared.settings.queues.iter().map(|q| q.name.clone()).collect();
-    let mut waiter: Option<BlockingConnection> = None;
-    let mut backoff = Backoff::default();
+    let names = shared.settings.queue_names();
+    let mut waiter = shared.queue.waiter(WaitFor::Work);
+    let mut backoff = Backoff::new("claim");
     loop {
         let permits = tokio::select! {
             permits = free_slots(&shared) => permits,
@@ -39,7 +40,7 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         backoff.reset();
         if claimed.is_empty() {
             drop(permits);
-            if !idle(&shared, &names, &mut waiter, &mut backoff, &stop).await {
+            if !idle(&names, &mut waiter, &mut backoff, &stop).await {
                 return;
             }
             continue;
@@ -86,65 +87,16 @@ async fn claim_round(shared: &Shared, wanted: usize) -> Result<Vec<ClaimedTask>,
 
 /// Blocks until work is signalled, the idle timeout passes, or `stop`. False on stop.
 async fn idle(
-    shared: &Shared,
     names: &[QueueName],
-    waiter: &mut Option<BlockingConnection>,
+    waiter: &mut Waiter,
     backoff: &mut Backoff,
     stop: &CancellationToken,
 ) -> bool {
-    let conn = match waiter {
-        Some(conn) => conn,
-        None => match shared.queue.blocking_connection().await {
-            Ok(conn) => waiter.insert(conn),
-            Err(e) => return backoff.wait(stop, &e).await,
-        },
-    };
     tokio::select! {
-        woke = shared.queue.wait_for_work(conn, names, IDLE_WAIT) => {
-            if let Err(e) = woke {
-                *waiter = None;
-                return backoff.wait(stop, &e).await;
-            }
-            true
-        }
+        woke = waiter.wait(names, IDLE_WAIT) => match woke {
+            Ok(_) => true,
+            Err(e) => backoff.wait(stop, &e).await,
+        },
         () = stop.cancelled() => false,
-    }
-}
-
-/// Exponential pause after Redis errors, so a Redis outage is not a busy loop; the loop
-/// resumes by itself when Redis answers again.
-#[derive(Debug)]
-pub struct Backoff {
-    delay: Duration,
-    failing: bool,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { delay: Duration::from_millis(50), failing: false }
-    }
-}
-
-impl Backoff {
-    /// Logs (once per outage) and sleeps; false if `stop` fired meanwhile.
-    pub async fn wait(&mut self, stop: &CancellationToken, error: &QueueError) -> bool {
-        if !self.failing {
-            tracing::warn!(error = %error, "Redis call failed; backing off until it answers");
-            self.failing = true;
-        }
-        let delay = self.delay;
-        self.delay = (self.delay * 2).min(Duration::from_secs(2));
-        tokio::select! {
-            () = tokio::time::sleep(delay) => true,
-            () = stop.cancelled() => false,
-        }
-    }
-
-    /// Call after a success.
-    pub fn reset(&mut self) {
-        if self.failing {
-            tracing::info!("Redis answers again; resuming");
-        }
-        *self = Self::default();
     }
 }

@@ -20,6 +20,8 @@ mod passes;
 mod pool;
 mod promoter;
 mod reaper;
+mod shared;
 mod weights;
 
-pub use pool::{WorkerPool, WorkerSettings};
+pub use pool::WorkerPool;
+pub use reaper::{Reaped, reap_once};

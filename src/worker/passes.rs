@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use super::pool::Shared;
+use super::shared::Shared;
 use crate::queue::QueueError;
 use crate::task::QueueName;
 

@@ -4,60 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::leases::{self, LeaseTable};
+use super::shared::Shared;
 use super::{completer, fetcher, promoter, reaper};
-use crate::config::{Config, ConfigError, QueueWeight};
+use crate::config::WorkerSettings;
 use crate::kinds::HandlerRegistry;
 use crate::metrics::Metrics;
-use crate::queue::{Queue, Settlement};
-use crate::task::RetryPolicy;
-
-/// What the workers of one process do.
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    /// Served queues and weights.
-    pub queues: Vec<QueueWeight>,
-    /// Tasks run at once.
-    pub concurrency: usize,
-    /// Lease of a claimed task.
-    pub lease: Duration,
-    /// Retry backoff.
-    pub retry: RetryPolicy,
-    /// Time running tasks get at shutdown.
-    pub grace: Duration,
-}
-
-impl WorkerSettings {
-    /// The worker part of `config`.
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        Ok(Self {
-            queues: config.queue_weights()?,
-            concurrency: config.concurrency,
-            lease: config.lease(),
-            retry: config.retry_policy(),
-            grace: Duration::from_millis(config.shutdown_grace_ms),
-        })
-    }
-}
-
-/// State shared by the worker loops of one process.
-pub(super) struct Shared {
-    pub queue: Arc<Queue>,
-    pub registry: HandlerRegistry,
-    pub metrics: Metrics,
-    pub settings: WorkerSettings,
-    pub leases: LeaseTable,
-    pub outcomes: UnboundedSender<Settlement>,
-    pub slots: Arc<Semaphore>,
-    pub executors: TaskTracker,
-    pub loops: TaskTracker,
-    pub hard_stop: CancellationToken,
-}
+use crate::queue::Queue;
 
 /// The running workers of one process.
 pub struct WorkerPool {

@@ -11,20 +11,20 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::fetcher::Backoff;
 use super::passes;
-use super::pool::Shared;
-use crate::queue::BlockingConnection;
+use super::shared::Shared;
+use crate::backoff::Backoff;
+use crate::queue::WaitFor;
 use crate::task::{QueueName, now_ms};
 
 const LONGEST_SLEEP: Duration = Duration::from_secs(5);
 
 /// Promotes until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let names: Vec<QueueName> = shared.settings.queues.iter().map(|q| q.name.clone()).collect();
+    let names = shared.settings.queue_names();
     let signal = Arc::new(Notify::new());
     shared.loops.spawn(listen(shared.clone(), names, signal.clone(), stop.clone()));
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::new("promote");
     loop {
         let pass = passes::over_queues(&shared, |name| {
             let queue = shared.queue.clone();
@@ -58,27 +58,17 @@ async fn listen(
     signal: Arc<Notify>,
     stop: CancellationToken,
 ) {
-    let mut conn: Option<BlockingConnection> = None;
-    let mut backoff = Backoff::default();
+    let mut waiter = shared.queue.waiter(WaitFor::Schedule);
+    let mut backoff = Backoff::new("schedule listener");
     loop {
-        let current = match &mut conn {
-            Some(c) => c,
-            None => match shared.queue.blocking_connection().await {
-                Ok(c) => conn.insert(c),
-                Err(e) => {
-                    if !backoff.wait(&stop, &e).await {
-                        return;
-                    }
-                    continue;
-                }
-            },
-        };
         tokio::select! {
-            woke = shared.queue.wait_for_schedule(current, &names, LONGEST_SLEEP) => match woke {
-                Ok(true) => signal.notify_one(),
-                Ok(false) => {}
+            woke = waiter.wait(&names, LONGEST_SLEEP) => match woke {
+                Ok(true) => {
+                    backoff.reset();
+                    signal.notify_one();
+                }
+                Ok(false) => backoff.reset(),
                 Err(e) => {
-                    conn = None;
                     if !backoff.wait(&stop, &e).await {
                         return;
                     }

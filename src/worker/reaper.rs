@@ -1,5 +1,9 @@
 //! Takes back leases that expired because their worker crashed, was killed or stalled.
 //!
+//! The queue reads the expired leases; the reaper decides what follows each (the attempt
+//! counts: retry with backoff while attempts remain, else fail — the same rule as a
+//! handler's error, from [`RetryPolicy::after`]) and settles them, fenced by the claim
+//! that held the lease, so a worker that answers late cannot be overwritten or overwrite.
 //! It sleeps until the earliest lease deadline it saw (renewed leases move that deadline
 //! forward, so a healthy system costs one cheap read per renewal period).
 
@@ -8,30 +12,19 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::fetcher::Backoff;
 use super::passes;
-use super::pool::Shared;
-use crate::metrics::{Metrics, outcome};
-use crate::queue::ReapedAttempt;
-use crate::task::{QueueName, now_ms};
+use super::shared::Shared;
+use crate::backoff::Backoff;
+use crate::metrics::{AttemptEnd, Metrics, Outcome};
+use crate::queue::{Action, ExpiredLease, Holder, Queue, QueueError, Settlement};
+use crate::task::{Next, QueueName, RetryPolicy, State, now_ms};
 
 /// Reaps until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let lease_ms = shared.settings.lease.as_millis() as i64;
-    let mut backoff = Backoff::default();
+    let mut backoff = Backoff::new("reap");
     loop {
-        let pass = passes::over_queues(&shared, |name| {
-            let (queue, retry) = (shared.queue.clone(), shared.settings.retry);
-            let metrics = shared.metrics.clone();
-            async move {
-                let reaped = queue.reap_expired(&name, retry).await?;
-                if reaped.reaped > 0 {
-                    tracing::info!(queue = %name, reaped = reaped.reaped, "took back expired leases");
-                }
-                count(&metrics, &name, &reaped.ended);
-                Ok(reaped.next_deadline_ms)
-            }
-        });
+        let pass = passes::over_queues(&shared, |name| reap(shared.clone(), name));
         let next = match pass.await {
             Ok(next) => next.unwrap_or(i64::MAX).min(now_ms() + lease_ms),
             Err(e) => {
@@ -51,15 +44,82 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     }
 }
 
-/// Counts the attempts the reaper ended like the executor counts the others.
-fn count(metrics: &Metrics, queue: &QueueName, ended: &[ReapedAttempt]) {
-    for attempt in ended {
-        let outcome = if attempt.failed { outcome::FAILED } else { outcome::RETRIED };
-        metrics.finished.with_label_values(&[queue.as_str(), &attempt.kind, outcome]).inc();
-        if attempt.failed {
-            let total_ms = (now_ms() - attempt.created_at_ms).max(0);
-            let histogram = metrics.end_to_end_seconds.with_label_values(&[queue.as_str()]);
-            histogram.observe(total_ms as f64 / 1000.0);
-        }
+/// What one reaping pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reaped {
+    /// Expired leases whose attempt this pass ended.
+    pub reaped: usize,
+    /// Deadline of the earliest lease still held.
+    pub next_deadline_ms: Option<i64>,
+}
+
+async fn reap(shared: Arc<Shared>, queue: QueueName) -> Result<Option<i64>, QueueError> {
+    let pass = reap_once(&shared.queue, &shared.metrics, shared.settings.retry, &queue).await?;
+    if pass.reaped > 0 {
+        tracing::info!(queue = %queue, reaped = pass.reaped, "took back expired leases");
     }
+    Ok(pass.next_deadline_ms)
+}
+
+/// One pass over `queue`: ends the attempts of its expired leases (also what tests call
+/// to race the reaper against other transitions).
+pub async fn reap_once(
+    store: &Queue,
+    metrics: &Metrics,
+    policy: RetryPolicy,
+    queue: &QueueName,
+) -> Result<Reaped, QueueError> {
+    let expired = store.expired_leases(queue).await?;
+    let now = now_ms();
+    let items: Vec<Settlement> =
+        expired.leases.iter().map(|lease| decide(lease, policy, now)).collect();
+    let applied = store.settle(queue, &items).await?;
+    let mut reaped = 0;
+    for ((item, lease), applied) in items.iter().zip(&expired.leases).zip(applied) {
+        let (Some(task), true) = (&lease.task, applied) else { continue };
+        let outcome = match item.action {
+            Action::Retry { .. } => Outcome::Retried,
+            Action::Fail(_) => Outcome::Failed,
+            _ => continue,
+        };
+        reaped += 1;
+        metrics.attempt_ended(AttemptEnd {
+            queue: queue.as_str(),
+            kind: &task.kind,
+            outcome,
+            timed_out: false,
+            created_at_ms: task.created_at_ms,
+        });
+    }
+    Ok(Reaped { reaped, next_deadline_ms: expired.next_deadline_ms })
+}
+
+/// What follows an expired lease: its attempt counts (retry or fail); a lease without
+/// a claim entry, or whose task is gone or not running, is only dropped.
+fn decide(lease: &ExpiredLease, policy: RetryPolicy, now: i64) -> Settlement {
+    let attempt = lease.task.as_ref().map_or(1, |t| t.attempts + 1);
+    let holder = Holder {
+        token: lease.claim.map_or(0, |c| c.token),
+        attempt,
+        started_at_ms: lease.claim.map_or(now, |c| c.started_at_ms),
+        priority: 0,
+        result_ttl_s: 0,
+    };
+    let why = "the worker stopped renewing it (crash, kill or stall)";
+    let action = match (&lease.claim, &lease.task) {
+        (Some(_), Some(task)) if task.state == State::Queued => {
+            match policy.after(attempt, task.max_attempts, true, now) {
+                Next::Retry { due_ms } => Action::Retry {
+                    due_ms,
+                    error: format!("lease expired on attempt {attempt}: {why}"),
+                },
+                Next::Fail => Action::Fail(format!(
+                    "lease expired on attempt {attempt} of {}: {why}",
+                    task.max_attempts
+                )),
+            }
+        }
+        _ => Action::Forget,
+    };
+    Settlement { id: lease.id.clone(), holder, lease_expired: true, action }
 }

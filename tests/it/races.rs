@@ -147,7 +147,8 @@ async fn retry_racing_the_reaper_leaves_the_task_in_exactly_one_place() {
         let queue = app.queue.clone();
         let reap = tokio::spawn(async move {
             jitter().await;
-            queue.reap_expired(&default_queue(), NO_BACKOFF).await.unwrap()
+            let metrics = ttp::metrics::Metrics::new().unwrap();
+            ttp::worker::reap_once(&queue, &metrics, NO_BACKOFF, &default_queue()).await.unwrap()
         });
         let (retry, reaped) = tokio::join!(retry, reap);
         assert_eq!(reaped.unwrap().reaped, 1, "round {round}: the reaper must take the lease");
@@ -217,7 +218,8 @@ async fn a_late_completion_racing_the_reaper_applies_at_most_once_and_never_over
         let queue = app.queue.clone();
         let reap = tokio::spawn(async move {
             jitter().await;
-            queue.reap_expired(&default_queue(), NO_BACKOFF).await.unwrap()
+            let metrics = ttp::metrics::Metrics::new().unwrap();
+            ttp::worker::reap_once(&queue, &metrics, NO_BACKOFF, &default_queue()).await.unwrap()
         });
         let (late, queue) = ([late], default_queue());
         let complete = async {

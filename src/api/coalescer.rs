@@ -2,14 +2,16 @@
 //! flight, submissions that arrive wait in a channel and go out together in the next
 //! call. At low load a submission goes out alone and at once; under load the script calls
 //! (and Redis' per-call cost) are shared by many requests — the same effect as
-//! `POST /tasks/batch`, without asking clients to batch.
+//! `POST /tasks/batch`, without asking clients to batch. It sits above the queue (which
+//! stays a plain Redis façade) and is built by `App::build`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 
-use super::{Enqueued, Queue, QueueError};
+use crate::queue::{Enqueued, Queue, QueueError};
 use crate::task::{NewTask, QueueName};
 
 /// Script calls in flight at once; while all are busy, submissions accumulate.
@@ -19,34 +21,35 @@ const MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<Enqueued, QueueError>>;
 
-/// The submission channel of one queue handle; its task starts on first use.
-#[derive(Debug)]
-pub(super) struct Coalescer {
-    queue: Weak<Queue>,
-    sender: OnceLock<mpsc::UnboundedSender<(NewTask, Reply)>>,
+/// The submission channel; its task runs on the app's tracker and ends (after the
+/// calls in flight) when the last handle is dropped, at shutdown.
+#[derive(Debug, Clone)]
+pub struct Coalescer {
+    sender: mpsc::UnboundedSender<(NewTask, Reply)>,
 }
 
 impl Coalescer {
-    /// A coalescer for `queue` (weak, so the background task does not keep it alive).
-    pub(super) fn new(queue: Weak<Queue>) -> Self {
-        Self { queue, sender: OnceLock::new() }
+    /// Starts the coalescing task for `queue` on `tracker`.
+    pub fn start(queue: Arc<Queue>, tracker: &TaskTracker) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        tracker.spawn(run(queue, receiver, tracker.clone()));
+        Self { sender }
     }
 
     /// Stores `task` in the next script call of its queue.
-    pub(super) async fn submit(&self, task: NewTask) -> Result<Enqueued, QueueError> {
-        let sender = self.sender.get_or_init(|| {
-            let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(run(self.queue.clone(), receiver));
-            sender
-        });
+    pub async fn submit(&self, task: NewTask) -> Result<Enqueued, QueueError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || QueueError::Unavailable("the submission task stopped".into());
-        sender.send((task, reply)).map_err(|_| stopped())?;
+        self.sender.send((task, reply)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-async fn run(queue: Weak<Queue>, mut receiver: mpsc::UnboundedReceiver<(NewTask, Reply)>) {
+async fn run(
+    queue: Arc<Queue>,
+    mut receiver: mpsc::UnboundedReceiver<(NewTask, Reply)>,
+    tracker: TaskTracker,
+) {
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = receiver.recv().await {
         let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
@@ -57,8 +60,8 @@ async fn run(queue: Weak<Queue>, mut receiver: mpsc::UnboundedReceiver<(NewTask,
                 Err(_) => break,
             }
         }
-        let Some(queue) = queue.upgrade() else { return };
-        tokio::spawn(async move {
+        let queue = queue.clone();
+        tracker.spawn(async move {
             store(&queue, batch).await;
             drop(permit);
         });

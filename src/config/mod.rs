@@ -1,20 +1,24 @@
-//! Configuration: one serde tree, layered defaults < TOML file < `TTP_*` environment <
-//! command-line flags, then validated as a whole.
+//! Configuration: one flat serde tree, layered defaults < TOML file < `TTP_*` environment
+//! < command-line flags, then parsed once into typed slices ([`Settings`]) that each
+//! module receives (see `settings.rs`).
 //!
 //! Every field carries its unit in its name (`lease_ms`, `result_ttl_s`). The names are
 //! the SPEC §5 contract: `TTP_LEASE_MS` in the environment, `lease_ms` in the TOML file,
 //! `--lease-ms` on the command line. Unknown names are rejected so a typo cannot silently
 //! leave a default in force.
 
-use std::net::SocketAddr;
+mod settings;
+
+pub use settings::{
+    HttpSettings, LogSettings, MAX_WAIT_MS, QueueLimits, QueueWeight, RedisSettings, Settings,
+    WorkerSettings,
+};
+
 use std::path::Path;
-use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-
-use crate::task::{QueueName, RetryPolicy, TaskDefaults};
 
 /// A configuration that cannot start: names the setting and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -127,15 +131,6 @@ impl Default for Config {
     }
 }
 
-/// A served queue and its weight (its share of claims when several have work).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueWeight {
-    /// The queue.
-    pub name: QueueName,
-    /// Relative weight, ≥ 1.
-    pub weight: u32,
-}
-
 impl Config {
     /// Layers defaults < `file` (if given) < `TTP_*` environment < `overrides` (flags),
     /// then validates.
@@ -161,173 +156,8 @@ impl Config {
 
     /// Checks every rule; the error names the first setting that breaks one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |setting, message: String| Err(ConfigError::Invalid { setting, message });
-        if self.listen.parse::<SocketAddr>().is_err() {
-            return invalid(
-                "TTP_LISTEN",
-                format!("{:?} is not an address like 0.0.0.0:8080", self.listen),
-            );
-        }
-        let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
-            .iter()
-            .any(|s| self.redis_url.starts_with(s));
-        if let Err(e) = redis::Client::open(self.redis_url.as_str()).map(drop) {
-            let message = if !scheme_ok {
-                "must be a redis://, rediss:// or redis+unix:// URL".to_owned()
-            } else if self.redis_url.starts_with("rediss://") && !cfg!(feature = "tls") {
-                "rediss:// (TLS) needs a ttp built with `--features tls`".to_owned()
-            } else {
-                format!("not a usable Redis URL: {e}")
-            };
-            return invalid("TTP_REDIS_URL", message);
-        }
-        if !scheme_ok {
-            return invalid(
-                "TTP_REDIS_URL",
-                "must be a redis://, rediss:// or redis+unix:// URL".into(),
-            );
-        }
-        let prefix_ok = !self.key_prefix.is_empty()
-            && self.key_prefix.len() <= 64
-            && !self.key_prefix.contains(['{', '}', ' ', ':']);
-        if !prefix_ok {
-            return invalid(
-                "TTP_KEY_PREFIX",
-                "must be 1..=64 characters without '{', '}', ':' or spaces".into(),
-            );
-        }
-        self.queue_weights()?;
-        let ranges: [(&'static str, u64, u64, u64); 15] = [
-            ("TTP_REDIS_POOL_SIZE", self.redis_pool_size as u64, 1, 1024),
-            ("TTP_REDIS_TIMEOUT_MS", self.redis_timeout_ms, 10, 60_000),
-            ("TTP_CONCURRENCY", self.concurrency as u64, 1, 10_000),
-            ("TTP_LEASE_MS", self.lease_ms, 100, 24 * 3_600_000),
-            ("TTP_TASK_TIMEOUT_MS", self.task_timeout_ms, 1, 24 * 3_600_000),
-            ("TTP_MAX_ATTEMPTS", u64::from(self.max_attempts), 1, 100),
-            ("TTP_BACKOFF_BASE_MS", self.backoff_base_ms, 0, 24 * 3_600_000),
-            ("TTP_BACKOFF_MAX_MS", self.backoff_max_ms, 0, 7 * 24 * 3_600_000),
-            ("TTP_RESULT_TTL_S", self.result_ttl_s, 1, 366 * 86_400),
-            ("TTP_MAX_QUEUE_LENGTH", self.max_queue_length, 1, 1 << 40),
-            ("TTP_DEAD_MAX", self.dead_max, 1, 1 << 32),
-            ("TTP_DEAD_TTL_S", self.dead_ttl_s, 1, 366 * 86_400),
-            ("TTP_MAX_BODY_BYTES", self.max_body_bytes as u64, 1024, 1 << 30),
-            ("TTP_REQUEST_TIMEOUT_MS", self.request_timeout_ms, 1000, 3_600_000),
-            ("TTP_SHUTDOWN_GRACE_MS", self.shutdown_grace_ms, 0, 3_600_000),
-        ];
-        for (setting, value, min, max) in ranges {
-            if !(min..=max).contains(&value) {
-                return invalid(setting, format!("must be {min}..={max}, got {value}"));
-            }
-        }
-        if self.backoff_base_ms > self.backoff_max_ms {
-            return invalid(
-                "TTP_BACKOFF_BASE_MS",
-                format!(
-                    "{} exceeds TTP_BACKOFF_MAX_MS {}",
-                    self.backoff_base_ms, self.backoff_max_ms
-                ),
-            );
-        }
-        let longest_request = crate::api::MAX_WAIT_MS + self.redis_timeout_ms;
-        if self.request_timeout_ms <= longest_request {
-            return invalid(
-                "TTP_REQUEST_TIMEOUT_MS",
-                format!(
-                    "{} must exceed the 30000 ms long-poll maximum plus TTP_REDIS_TIMEOUT_MS ({longest_request})",
-                    self.request_timeout_ms
-                ),
-            );
-        }
-        let key_ok = |k: &str| k.len() >= 16 && k.bytes().all(|b| b.is_ascii_graphic());
-        if self.api_key_list().iter().any(|k| !key_ok(k)) {
-            return invalid(
-                "TTP_API_KEYS",
-                "each key must be at least 16 visible ASCII characters, keys separated by commas"
-                    .into(),
-            );
-        }
-        if let Some(origin) = self.cors_origins.split(',').map(str::trim).find(|o| !origin_ok(o)) {
-            return invalid(
-                "TTP_CORS_ORIGINS",
-                format!("{origin:?} is not an origin like https://app.example.com or *"),
-            );
-        }
-        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
-            return invalid(
-                "TTP_LOG",
-                format!("{:?} is not a log filter like info or ttp=debug", self.log),
-            );
-        }
-        Ok(())
+        self.settings().map(drop)
     }
-
-    /// The served queues with their weights, parsed from `queues`.
-    pub fn queue_weights(&self) -> Result<Vec<QueueWeight>, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { setting: "TTP_QUEUES", message };
-        let mut weights: Vec<QueueWeight> = Vec::new();
-        for item in self.queues.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (name, weight) = item.split_once('=').unwrap_or((item, "1"));
-            let name = QueueName::parse(name.trim()).map_err(|e| invalid(e.message))?;
-            let weight = weight.trim().parse::<u32>().ok().filter(|w| (1..=1000).contains(w));
-            let weight =
-                weight.ok_or_else(|| invalid(format!("weight of {name} must be 1..=1000")))?;
-            if weights.iter().any(|w| w.name == name) {
-                return Err(invalid(format!("{name} is listed twice")));
-            }
-            weights.push(QueueWeight { name, weight });
-        }
-        if weights.is_empty() {
-            return Err(invalid("must name at least one queue, e.g. default=1".into()));
-        }
-        Ok(weights)
-    }
-
-    /// The socket address to bind.
-    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.listen.parse().map_err(|_| ConfigError::Invalid {
-            setting: "TTP_LISTEN",
-            message: format!("{:?} is not an address", self.listen),
-        })
-    }
-
-    /// The configured API keys (none: the API is open).
-    pub fn api_key_list(&self) -> Vec<String> {
-        self.api_keys
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Defaults for fields a submission leaves out.
-    pub fn task_defaults(&self) -> TaskDefaults {
-        TaskDefaults {
-            max_attempts: self.max_attempts,
-            timeout_ms: self.task_timeout_ms,
-            result_ttl_s: self.result_ttl_s,
-        }
-    }
-
-    /// Retry backoff.
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy { base_ms: self.backoff_base_ms, max_ms: self.backoff_max_ms }
-    }
-
-    /// The lease as a duration.
-    pub fn lease(&self) -> Duration {
-        Duration::from_millis(self.lease_ms)
-    }
-}
-
-/// An entry of `TTP_CORS_ORIGINS`: empty (skipped), `*`, or `http(s)://host[:port]`.
-fn origin_ok(origin: &str) -> bool {
-    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    origin.is_empty()
-        || origin == "*"
-        || host.is_some_and(|h| {
-            !h.is_empty() && !h.contains('/') && h.bytes().all(|b| b.is_ascii_graphic())
-        })
 }
 
 /// Whether `name` (lower case, no prefix) is a setting: other `TTP_*` variables (used by

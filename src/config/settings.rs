@@ -1,0 +1,299 @@
+//! The configuration parsed once into typed slices, one per part of the process, each
+//! checked by its own rules. Only `app`, `main` and `cli` see the flat [`Config`]; every
+//! other module receives its slice (the HTTP server its [`HttpSettings`], the queue its
+//! [`RedisSettings`] and [`QueueLimits`], the workers their [`WorkerSettings`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{Config, ConfigError, LogFormat};
+use crate::task::{QueueName, RetryPolicy, TaskDefaults};
+
+/// Longest long-poll of `GET /tasks/{id}?wait_ms=` (SPEC §2); the request deadline must
+/// exceed it.
+pub const MAX_WAIT_MS: u64 = 30_000;
+
+/// Every slice of a valid configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The HTTP server.
+    pub http: HttpSettings,
+    /// The Redis connections and key namespace.
+    pub redis: RedisSettings,
+    /// Limits the queue enforces on every write.
+    pub limits: QueueLimits,
+    /// The workers.
+    pub worker: WorkerSettings,
+    /// Defaults for fields a submission leaves out.
+    pub tasks: TaskDefaults,
+    /// Logging.
+    pub logging: LogSettings,
+}
+
+/// The HTTP server's settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+    /// Deadline of a whole request.
+    pub request_timeout: Duration,
+    /// CORS origins (`*` for any); empty: CORS off.
+    pub cors_origins: Vec<String>,
+    /// Full-access API keys; empty: the API is open.
+    pub api_keys: Vec<String>,
+}
+
+/// How to reach Redis.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// The URL.
+    pub url: String,
+    /// Shared multiplexed connections.
+    pub pool_size: usize,
+    /// Deadline of every call.
+    pub timeout: Duration,
+    /// Namespace of every key.
+    pub key_prefix: String,
+}
+
+/// Limits the queue enforces on every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Waiting tasks per queue.
+    pub max_queue_length: u64,
+    /// Dead letters kept per queue.
+    pub dead_max: u64,
+    /// Dead-letter retention, s.
+    pub dead_ttl_s: u64,
+}
+
+/// A served queue and its weight (its share of claims when several have work).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueWeight {
+    /// The queue.
+    pub name: QueueName,
+    /// Relative weight, ≥ 1.
+    pub weight: u32,
+}
+
+/// What the workers of one process do.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Served queues and weights.
+    pub queues: Vec<QueueWeight>,
+    /// Tasks run at once.
+    pub concurrency: usize,
+    /// Lease of a claimed task.
+    pub lease: Duration,
+    /// Retry backoff.
+    pub retry: RetryPolicy,
+    /// Time running tasks get at shutdown.
+    pub grace: Duration,
+}
+
+impl WorkerSettings {
+    /// The names of the served queues.
+    pub fn queue_names(&self) -> Vec<QueueName> {
+        self.queues.iter().map(|q| q.name.clone()).collect()
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// The filter, e.g. `info` or `ttp=debug`.
+    pub filter: String,
+    /// Text or JSON lines.
+    pub format: LogFormat,
+}
+
+fn invalid<T>(setting: &'static str, message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError::Invalid { setting, message: message.into() })
+}
+
+/// Checks `value` is within `min..=max`.
+fn in_range(setting: &'static str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        invalid(setting, format!("must be {min}..={max}, got {value}"))
+    }
+}
+
+/// A comma-separated list, trimmed, without empty entries.
+fn list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+impl Config {
+    /// Every slice, checked; the error names the first setting that breaks a rule.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let redis = self.redis_settings()?;
+        let limits = self.queue_limits()?;
+        let worker = self.worker_settings()?;
+        let tasks = self.task_defaults()?;
+        let http = self.http_settings(redis.timeout)?;
+        let logging = self.log_settings()?;
+        Ok(Settings { http, redis, limits, worker, tasks, logging })
+    }
+
+    fn redis_settings(&self) -> Result<RedisSettings, ConfigError> {
+        let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|s| self.redis_url.starts_with(s));
+        if !scheme_ok {
+            return invalid("TTP_REDIS_URL", "must be a redis://, rediss:// or redis+unix:// URL");
+        }
+        if let Err(e) = redis::Client::open(self.redis_url.as_str()) {
+            let message = if self.redis_url.starts_with("rediss://") && !cfg!(feature = "tls") {
+                "rediss:// (TLS) needs a ttp built with `--features tls`".to_owned()
+            } else {
+                format!("not a usable Redis URL: {e}")
+            };
+            return invalid("TTP_REDIS_URL", message);
+        }
+        let prefix_ok = !self.key_prefix.is_empty()
+            && self.key_prefix.len() <= 64
+            && !self.key_prefix.contains(['{', '}', ' ', ':']);
+        if !prefix_ok {
+            return invalid(
+                "TTP_KEY_PREFIX",
+                "must be 1..=64 characters without '{', '}', ':' or spaces",
+            );
+        }
+        Ok(RedisSettings {
+            url: self.redis_url.clone(),
+            pool_size: in_range("TTP_REDIS_POOL_SIZE", self.redis_pool_size as u64, 1, 1024)?
+                as usize,
+            timeout: Duration::from_millis(in_range(
+                "TTP_REDIS_TIMEOUT_MS",
+                self.redis_timeout_ms,
+                10,
+                60_000,
+            )?),
+            key_prefix: self.key_prefix.clone(),
+        })
+    }
+
+    fn queue_limits(&self) -> Result<QueueLimits, ConfigError> {
+        Ok(QueueLimits {
+            max_queue_length: in_range("TTP_MAX_QUEUE_LENGTH", self.max_queue_length, 1, 1 << 40)?,
+            dead_max: in_range("TTP_DEAD_MAX", self.dead_max, 1, 1 << 32)?,
+            dead_ttl_s: in_range("TTP_DEAD_TTL_S", self.dead_ttl_s, 1, 366 * 86_400)?,
+        })
+    }
+
+    fn worker_settings(&self) -> Result<WorkerSettings, ConfigError> {
+        const DAY_MS: u64 = 24 * 3_600_000;
+        let base_ms = in_range("TTP_BACKOFF_BASE_MS", self.backoff_base_ms, 0, DAY_MS)?;
+        let max_ms = in_range("TTP_BACKOFF_MAX_MS", self.backoff_max_ms, 0, 7 * DAY_MS)?;
+        if base_ms > max_ms {
+            return invalid(
+                "TTP_BACKOFF_BASE_MS",
+                format!("{base_ms} exceeds TTP_BACKOFF_MAX_MS {max_ms}"),
+            );
+        }
+        Ok(WorkerSettings {
+            queues: self.queue_weights()?,
+            concurrency: in_range("TTP_CONCURRENCY", self.concurrency as u64, 1, 10_000)? as usize,
+            lease: Duration::from_millis(in_range("TTP_LEASE_MS", self.lease_ms, 100, DAY_MS)?),
+            retry: RetryPolicy { base_ms, max_ms },
+            grace: Duration::from_millis(in_range(
+                "TTP_SHUTDOWN_GRACE_MS",
+                self.shutdown_grace_ms,
+                0,
+                3_600_000,
+            )?),
+        })
+    }
+
+    fn task_defaults(&self) -> Result<TaskDefaults, ConfigError> {
+        Ok(TaskDefaults {
+            max_attempts: in_range("TTP_MAX_ATTEMPTS", u64::from(self.max_attempts), 1, 100)?
+                as u32,
+            timeout_ms: in_range("TTP_TASK_TIMEOUT_MS", self.task_timeout_ms, 1, 24 * 3_600_000)?,
+            result_ttl_s: in_range("TTP_RESULT_TTL_S", self.result_ttl_s, 1, 366 * 86_400)?,
+        })
+    }
+
+    fn http_settings(&self, redis_timeout: Duration) -> Result<HttpSettings, ConfigError> {
+        let Ok(listen) = self.listen.parse::<SocketAddr>() else {
+            return invalid(
+                "TTP_LISTEN",
+                format!("{:?} is not an address like 0.0.0.0:8080", self.listen),
+            );
+        };
+        let max_body_bytes =
+            in_range("TTP_MAX_BODY_BYTES", self.max_body_bytes as u64, 1024, 1 << 30)? as usize;
+        let timeout_ms =
+            in_range("TTP_REQUEST_TIMEOUT_MS", self.request_timeout_ms, 1000, 3_600_000)?;
+        let longest_request = MAX_WAIT_MS + redis_timeout.as_millis() as u64;
+        if timeout_ms <= longest_request {
+            return invalid(
+                "TTP_REQUEST_TIMEOUT_MS",
+                format!(
+                    "{timeout_ms} must exceed the {MAX_WAIT_MS} ms long-poll maximum plus TTP_REDIS_TIMEOUT_MS ({longest_request})"
+                ),
+            );
+        }
+        let api_keys = list(&self.api_keys);
+        let key_ok = |k: &String| k.len() >= 16 && k.bytes().all(|b| b.is_ascii_graphic());
+        if !api_keys.iter().all(key_ok) {
+            return invalid(
+                "TTP_API_KEYS",
+                "each key must be at least 16 visible ASCII characters, keys separated by commas",
+            );
+        }
+        let cors_origins = list(&self.cors_origins);
+        if let Some(origin) = cors_origins.iter().find(|o| !origin_ok(o)) {
+            return invalid(
+                "TTP_CORS_ORIGINS",
+                format!("{origin:?} is not an origin like https://app.example.com or *"),
+            );
+        }
+        let request_timeout = Duration::from_millis(timeout_ms);
+        Ok(HttpSettings { listen, max_body_bytes, request_timeout, cors_origins, api_keys })
+    }
+
+    fn log_settings(&self) -> Result<LogSettings, ConfigError> {
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return invalid(
+                "TTP_LOG",
+                format!("{:?} is not a log filter like info or ttp=debug", self.log),
+            );
+        }
+        Ok(LogSettings { filter: self.log.clone(), format: self.log_format })
+    }
+
+    /// The served queues with their weights, parsed from `queues`.
+    pub fn queue_weights(&self) -> Result<Vec<QueueWeight>, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { setting: "TTP_QUEUES", message };
+        let mut weights: Vec<QueueWeight> = Vec::new();
+        for item in list(&self.queues) {
+            let (name, weight) = item.split_once('=').unwrap_or((&item, "1"));
+            let name = QueueName::parse(name.trim()).map_err(|e| invalid(e.message))?;
+            let weight = weight.trim().parse::<u32>().ok().filter(|w| (1..=1000).contains(w));
+            let weight =
+                weight.ok_or_else(|| invalid(format!("weight of {name} must be 1..=1000")))?;
+            if weights.iter().any(|w| w.name == name) {
+                return Err(invalid(format!("{name} is listed twice")));
+            }
+            weights.push(QueueWeight { name, weight });
+        }
+        if weights.is_empty() {
+            return Err(invalid("must name at least one queue, e.g. default=1".into()));
+        }
+        Ok(weights)
+    }
+}
+
+/// An entry of `TTP_CORS_ORIGINS`: `*`, or `http(s)://host[:port]`.
+fn origin_ok(origin: &str) -> bool {
+    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    origin == "*"
+        || host.is_some_and(|h| {
+            !h.is_empty() && !h.contains('/') && h.bytes().all(|b| b.is_ascii_graphic())
+        })
+}
