@@ -144,3 +144,42 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::config::Config;
+
+    /// Every setting has a flag whose help names its variable and its real default, and
+    /// every settings flag is a setting: the CLI cannot drift from `Config`.
+    #[test]
+    fn flags_match_the_settings_and_their_defaults() {
+        let Value::Object(defaults) = serde_json::to_value(Config::default()).unwrap() else {
+            panic!("Config is a struct")
+        };
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").unwrap();
+        for (name, value) in &defaults {
+            let flag = name.replace('_', "-");
+            let arg = serve.get_arguments().find(|a| a.get_long() == Some(flag.as_str()));
+            let help = arg.and_then(|a| a.get_help()).map(ToString::to_string);
+            let help = help.unwrap_or_else(|| panic!("no --{flag} flag with help"));
+            let env = format!("[env: TTP_{}]", name.to_ascii_uppercase());
+            assert!(help.contains(&env), "--{flag}: {help:?} does not name {env}");
+            let default = match value {
+                Value::String(s) if s.is_empty() => "\"\"".to_owned(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let shown = format!("[default: {default}]");
+            assert!(help.contains(&shown), "--{flag}: {help:?} does not show {shown}");
+        }
+        for arg in serve.get_arguments().filter_map(|a| a.get_long()) {
+            let known = defaults.contains_key(&arg.replace('-', "_"));
+            assert!(known || ["no-workers", "config"].contains(&arg), "--{arg} is no setting");
+        }
+    }
+}

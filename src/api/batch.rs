@@ -123,8 +123,10 @@ pub async fn submit_batch(
         }
     }
     let stored_any = results.iter().flatten().any(|r| r.status == 202 || r.status == 200);
-    if let (Some(e), false) = (failure, stored_any) {
-        return Err(e.into());
+    match (failure, stored_any) {
+        (Some(e), false) => return Err(e.into()),
+        (Some(e), true) => ApiError::from(e).log_cause(),
+        (None, _) => {}
     }
     let results: Vec<ItemResult> = results.into_iter().flatten().collect();
     let accepted = results.iter().filter(|r| r.status == 202).count();
@@ -159,7 +161,7 @@ async fn store(
         Ok(outcomes) => outcomes,
         Err(e) => {
             for index in indexes {
-                results[index] = Some(ItemResult::error(e.clone().into()));
+                results[index] = Some(ItemResult::error(ApiError::from(e.clone())));
             }
             return Err(e);
         }

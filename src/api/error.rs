@@ -44,9 +44,12 @@ pub enum ApiError {
     /// 429: the queue is at `TTP_MAX_QUEUE_LENGTH`.
     #[error("{0}")]
     QueueFull(String),
-    /// 503: Redis unreachable, out of memory, or the process is shutting down.
+    /// 503: out of memory, or the process is shutting down.
     #[error("{0}")]
     Unavailable(String),
+    /// 503: Redis unreachable or too slow; the cause is logged when the answer is made.
+    #[error("the task store (Redis) is unavailable; retry later")]
+    StoreUnavailable(QueueError),
     /// 500: a bug or data ttp did not write.
     #[error("internal error")]
     Internal(String),
@@ -91,7 +94,9 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue-full"),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Unavailable(_) | Self::StoreUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         }
@@ -118,10 +123,7 @@ impl From<QueueError> for ApiError {
             QueueError::Full { .. } => Self::QueueFull(error.to_string()),
             QueueError::IdempotencyConflict { .. } => Self::Conflict(error.to_string()),
             QueueError::OutOfMemory => Self::Unavailable(error.to_string()),
-            QueueError::Unavailable(_) | QueueError::Timeout(_) => {
-                tracing::warn!(error = %error, "Redis call failed");
-                Self::Unavailable("the task store (Redis) is unavailable; retry later".into())
-            }
+            QueueError::Unavailable(_) | QueueError::Timeout(_) => Self::StoreUnavailable(error),
             QueueError::Corrupt(_) => Self::Internal(error.to_string()),
         }
     }
@@ -132,10 +134,7 @@ impl ApiError {
     pub fn problem(&self) -> (StatusCode, serde_json::Value) {
         let (status, slug) = self.status_and_slug();
         let detail = match self {
-            Self::Internal(cause) => {
-                tracing::error!(cause = %cause, "internal error");
-                "internal error; see the server log".to_owned()
-            }
+            Self::Internal(_) => "internal error; see the server log".to_owned(),
             other => other.to_string(),
         };
         let problem = Problem {
@@ -149,8 +148,20 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Logs the cause of a 5xx (whose body never carries it); called once per answer.
+    pub fn log_cause(&self) {
+        match self {
+            Self::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
+            Self::StoreUnavailable(cause) => tracing::warn!(error = %cause, "Redis call failed"),
+            _ => {}
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.log_cause();
         let (status, problem) = self.problem();
         let mut response = (status, problem.to_string()).into_response();
         let headers = response.headers_mut();

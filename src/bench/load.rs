@@ -30,7 +30,7 @@ struct Load {
 /// Runs the scenario `args` describes and measures it.
 pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let client = Client::new(args)?;
-    let redis = args.redis_url.as_deref().map(super::suite::RedisProbe::new).transpose()?;
+    let redis = args.redis_url.as_deref().map(super::probe::RedisProbe::new).transpose()?;
     let before = redis.as_ref().map(|r| r.sample()).transpose()?;
     let rss = RssSampler::start(args.ttp_pid);
     let ttp_cpu_before = args.ttp_pid.and_then(cpu_seconds);

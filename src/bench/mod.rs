@@ -11,6 +11,7 @@
 
 mod client;
 mod load;
+mod probe;
 mod report;
 mod suite;
 

@@ -4,9 +4,7 @@
 use serde_json::json;
 use ttp::app::Roles;
 use ttp::kinds::HandlerRegistry;
-use ttp::testkit::{RedisServer, TestApp, test_config};
-
-use crate::errors::assert_problem;
+use ttp::testkit::{RedisServer, TestApp, assert_problem, test_config};
 
 const KEY: &str = "k3y-for-tests-0123456789";
 

@@ -15,10 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use ttp::testkit::{RedisServer, TtpProcess};
-
-use crate::bulk;
-use crate::lifecycle::{default_keys, default_queue};
+use ttp::testkit::{self, RedisServer, TtpProcess, default_keys, default_queue};
 
 /// Submission sends one batch per tick, so the workers always have some work in hand
 /// when a kill lands (a few large bursts would leave them idle between bursts).
@@ -176,8 +173,8 @@ async fn every_accepted_task_ends_as_promised_while_workers_are_sigkilled() {
 
     let plans = submit_paced(&serve, &settings).await;
     let ids: Vec<String> = plans.keys().cloned().collect();
-    let mut conn = bulk::connect(&redis).await;
-    bulk::wait_terminal(&mut conn, &ids, settings.deadline(), |done, total| {
+    let mut conn = testkit::connect(&redis).await;
+    testkit::wait_terminal(&mut conn, &ids, settings.deadline(), |done, total| {
         println!("chaos: {done}/{total} terminal after {:?}", began.elapsed());
     })
     .await;
@@ -185,7 +182,7 @@ async fn every_accepted_task_ends_as_promised_while_workers_are_sigkilled() {
     let kills = killer.stop();
 
     let counts = check_outcomes(&mut conn, &plans).await;
-    bulk::assert_nothing_held(&mut conn).await;
+    testkit::assert_nothing_held(&mut conn).await;
     let dead = dead_letter_ids(&serve).await;
     let must_fail: HashSet<String> =
         plans.iter().filter(|(_, p)| !p.succeeds).map(|(id, _)| id.clone()).collect();
@@ -248,7 +245,7 @@ async fn check_outcomes(
     plans: &HashMap<String, Plan>,
 ) -> Counts {
     let ids: Vec<String> = plans.keys().cloned().collect();
-    let rows = bulk::task_fields(conn, &ids, &["state", "att", "kind", "result"]).await;
+    let rows = testkit::task_fields(conn, &ids, &["state", "att", "kind", "result"]).await;
     let mut counts = Counts::default();
     for (id, row) in ids.iter().zip(rows) {
         let plan = plans[id];

@@ -10,9 +10,9 @@ use ttp::app::Roles;
 use ttp::config::Config;
 use ttp::kinds::HandlerRegistry;
 use ttp::task::now_ms;
-use ttp::testkit::{RedisServer, TestApp, test_config};
-
-use crate::lifecycle::{default_keys, default_queue, wait_stored_state, zcard};
+use ttp::testkit::{
+    RedisServer, TestApp, default_keys, default_queue, test_config, wait_stored_state, zcard,
+};
 
 /// A task that fails on its first and only attempt.
 fn doomed(n: usize) -> Value {

@@ -12,10 +12,7 @@ use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::kinds::HandlerRegistry;
 use ttp::task::TaskId;
-use ttp::testkit::{RedisServer, TestApp, test_config};
-
-use crate::errors::assert_problem;
-use crate::lifecycle::{api_only, default_keys};
+use ttp::testkit::{RedisServer, TestApp, assert_problem, default_keys, test_config};
 
 /// The API and the workers in one process.
 const BOTH: Roles = Roles { api: true, workers: true };
@@ -164,7 +161,7 @@ async fn the_idempotency_header_and_body_field_are_one_key() {
 async fn concurrent_submissions_with_one_idempotency_key_create_exactly_one_task() {
     let redis = RedisServer::start();
     // No workers: the tasks stay, so their hashes can be counted.
-    let app = api_only(&redis).await;
+    let app = TestApp::api_only(&redis).await;
     const SUBMITTERS: usize = 20;
     let rounds = 5;
     let mut ids = Vec::new();

@@ -4,30 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use reqwest::Response;
+use serde_json::json;
 use ttp::app::Roles;
 use ttp::kinds::HandlerRegistry;
-use ttp::testkit::{RedisServer, TestApp, test_config};
-
-/// Asserts `response` is a problem details document with `status` (and `field`, when
-/// given) and returns its body.
-pub(crate) async fn assert_problem(response: Response, status: u16, field: Option<&str>) -> Value {
-    assert_eq!(response.status().as_u16(), status, "{response:?}");
-    let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
-    let text = response.text().await.unwrap();
-    assert_eq!(content_type, "application/problem+json", "{text}");
-    let problem: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert_eq!(problem["status"], status, "{problem}");
-    let reason = StatusCode::from_u16(status).unwrap().canonical_reason();
-    assert_eq!(problem["title"].as_str(), reason, "{problem}");
-    let non_empty = |key: &str| problem[key].as_str().is_some_and(|s| !s.is_empty());
-    assert!(non_empty("type") && non_empty("detail"), "{problem}");
-    if let Some(field) = field {
-        assert_eq!(problem["field"], field, "{problem}");
-    }
-    problem
-}
+use ttp::testkit::{RedisServer, TestApp, assert_problem, test_config};
 
 /// Asserts a `Retry-After` header holding a number of seconds.
 fn assert_retry_after(response: &Response) {

@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use serde_json::{Value, json};
-use ttp::app::Roles;
-use ttp::kinds::HandlerRegistry;
-use ttp::queue::{Action, ClaimedTask, Keys, Settlement};
-use ttp::task::{QueueName, TaskId};
-use ttp::testkit::{RedisServer, TestApp, test_config};
+use ttp::queue::{Action, ClaimedTask, Settlement};
+use ttp::task::TaskId;
+use ttp::testkit::{RedisServer, TestApp, default_queue, wait_stored_state, zcard, zscore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_exceeding_its_timeout_is_retried_then_dead_lettered() {
@@ -109,7 +107,7 @@ async fn a_run_of_200_tasks_leaves_no_pending_scheduled_or_leased_entries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reaper_returns_an_abandoned_claim_to_another_worker() {
     let redis = RedisServer::start();
-    let api = api_only(&redis).await;
+    let api = TestApp::api_only(&redis).await;
     let id = api.submit_ok(&json!({"kind": "noop"})).await;
     claim_without_running(&api, &id).await;
     let view = api.get(&id).await;
@@ -134,7 +132,7 @@ async fn the_reaper_returns_an_abandoned_claim_to_another_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
     let redis = RedisServer::start();
-    let api = api_only(&redis).await;
+    let api = TestApp::api_only(&redis).await;
     let id = api.submit_ok(&json!({"kind": "echo", "payload": {"x": 1}})).await;
     let claimed = claim_without_running(&api, &id).await;
     let worker = TestApp::spawn(&redis).await;
@@ -173,71 +171,3 @@ fn time_of(view: &Value, field: &str) -> DateTime<chrono::FixedOffset> {
 }
 
 // ---- helpers shared with `processes` and `outage` ----
-
-/// The `default` queue.
-pub(crate) fn default_queue() -> QueueName {
-    QueueName::parse("default").unwrap()
-}
-
-/// Key names of a process with the default `TTP_KEY_PREFIX`.
-pub(crate) fn default_keys() -> Keys {
-    Keys::new("ttp")
-}
-
-/// An in-process app serving only the HTTP API (no workers).
-pub(crate) async fn api_only(redis: &RedisServer) -> TestApp {
-    let roles = Roles { api: true, workers: false };
-    TestApp::spawn_with(test_config(&redis.url()), roles, HandlerRegistry::with_builtins()).await
-}
-
-/// `ZCARD key`.
-pub(crate) fn zcard(redis: &RedisServer, key: &str) -> u64 {
-    redis::cmd("ZCARD").arg(key).query(&mut redis.connection()).unwrap()
-}
-
-/// `ZSCORE key member`.
-pub(crate) fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
-    redis::cmd("ZSCORE").arg(key).arg(member).query(&mut redis.connection()).unwrap()
-}
-
-/// One field of a task's hash, read straight from Redis.
-pub(crate) fn task_field(conn: &mut redis::Connection, id: &str, field: &str) -> Option<String> {
-    let key = default_keys().task(&TaskId::parse(id).unwrap());
-    redis::cmd("HGET").arg(key).arg(field).query(conn).unwrap()
-}
-
-/// Polls the stored state of every task in `ids` until all are `state`; panics with the
-/// stragglers after `within`.
-/// The state as stored: a task in the lease set is running (its hash keeps `queued`
-/// until the attempt ends).
-fn stored_state(conn: &mut redis::Connection, id: &str) -> Option<String> {
-    let state = task_field(conn, id, "state")?;
-    let leased: Option<f64> = redis::cmd("ZSCORE")
-        .arg(default_keys().leased(&default_queue()))
-        .arg(id)
-        .query(conn)
-        .unwrap();
-    Some(if state == "queued" && leased.is_some() { "running".into() } else { state })
-}
-
-pub(crate) async fn wait_stored_state(
-    redis: &RedisServer,
-    ids: &[String],
-    state: &str,
-    within: Duration,
-) {
-    let mut conn = redis.connection();
-    let deadline = Instant::now() + within;
-    loop {
-        let behind: Vec<(&String, Option<String>)> = ids
-            .iter()
-            .map(|id| (id, stored_state(&mut conn, id)))
-            .filter(|(_, s)| s.as_deref() != Some(state))
-            .collect();
-        if behind.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not {state} after {within:?}: {behind:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}

@@ -7,9 +7,7 @@ use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::config::Config;
 use ttp::kinds::HandlerRegistry;
-use ttp::testkit::{RedisServer, TestApp, test_config};
-
-use crate::errors::assert_problem;
+use ttp::testkit::{RedisServer, TestApp, assert_problem, test_config};
 
 async fn poll(app: &TestApp, id: &str, wait_ms: u64) -> (Value, Duration) {
     let started = Instant::now();

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
-mod bulk;
 mod chaos;
 mod dead_letters;
 mod delivery;

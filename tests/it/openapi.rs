@@ -11,10 +11,9 @@ use reqwest::header::{
 use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::kinds::HandlerRegistry;
-use ttp::testkit::{RedisServer, TestApp, test_config};
+use ttp::testkit::{RedisServer, TestApp, assert_problem, test_config};
 
 use crate::TTP_BIN;
-use crate::errors::assert_problem;
 
 const REFRESH: &str = "refresh the committed spec with:\n    cargo run -- openapi > openapi/openapi.json && cargo run -- openapi --yaml > openapi/openapi.yaml";
 

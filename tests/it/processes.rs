@@ -6,10 +6,9 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use ttp::testkit::{RedisServer, TtpProcess};
-
-use crate::lifecycle::{
-    api_only, default_keys, default_queue, task_field, wait_stored_state, zcard, zscore,
+use ttp::testkit::{
+    RedisServer, TestApp, TtpProcess, default_keys, default_queue, task_field, wait_stored_state,
+    zcard, zscore,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +62,7 @@ async fn sigterm_after_a_short_grace_hands_tasks_back_for_another_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_of_a_sigkilled_worker_are_finished_by_another_after_the_lease_expires() {
     let redis = RedisServer::start();
-    let api = api_only(&redis).await;
+    let api = TestApp::api_only(&redis).await;
     let worker_env =
         [("TTP_LEASE_MS", "1000"), ("TTP_BACKOFF_BASE_MS", "10"), ("TTP_BACKOFF_MAX_MS", "100")];
     let mut first = start(&redis, "worker", &worker_env);

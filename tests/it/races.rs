@@ -9,10 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ttp::queue::{Action, ClaimedTask, Settlement};
 use ttp::task::{RetryPolicy, now_ms};
-use ttp::testkit::{RedisServer, TestApp};
-
-use crate::errors::assert_problem;
-use crate::lifecycle::{api_only, default_keys, default_queue, zscore};
+use ttp::testkit::{RedisServer, TestApp, assert_problem, default_keys, default_queue, zscore};
 
 /// Rounds per race: enough for both orders to show up, few enough for a noisy machine.
 const ROUNDS: usize = 30;
@@ -93,7 +90,7 @@ async fn wait_lease_expired(redis: &RedisServer, task: &ClaimedTask) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_racing_a_claim_has_exactly_one_winner() {
     let redis = RedisServer::start();
-    let app = api_only(&redis).await;
+    let app = TestApp::api_only(&redis).await;
     let (mut cancelled, mut claimed) = (0, 0);
     for round in 0..ROUNDS {
         let id = app.submit_ok(&json!({"kind": "noop"})).await;
@@ -132,7 +129,7 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_racing_the_reaper_leaves_the_task_in_exactly_one_place() {
     let redis = RedisServer::start();
-    let app = api_only(&redis).await;
+    let app = TestApp::api_only(&redis).await;
     let (mut early, mut late) = (0, 0);
     for round in 0..ROUNDS {
         let id = app.submit_ok(&json!({"kind": "noop", "max_attempts": 1})).await;
@@ -177,7 +174,7 @@ async fn retry_racing_the_reaper_leaves_the_task_in_exactly_one_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_of_a_task_that_is_not_failed_or_cancelled_is_a_409() {
     let redis = RedisServer::start();
-    let app = api_only(&redis).await;
+    let app = TestApp::api_only(&redis).await;
     let retry = |id: &str| app.http.post(app.url(&format!("/tasks/{id}/retry"))).send();
 
     let scheduled = app.submit_ok(&json!({"kind": "noop", "delay_ms": 60_000})).await;
@@ -202,7 +199,7 @@ async fn retry_of_a_task_that_is_not_failed_or_cancelled_is_a_409() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_completion_racing_the_reaper_applies_at_most_once_and_never_over_a_newer_attempt() {
     let redis = RedisServer::start();
-    let app = api_only(&redis).await;
+    let app = TestApp::api_only(&redis).await;
     let (mut late_won, mut reaper_won) = (0, 0);
     for round in 0..ROUNDS {
         let id = app.submit_ok(&json!({"kind": "echo", "payload": {"round": round}})).await;

@@ -11,11 +11,7 @@ use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::config::Config;
 use ttp::kinds::HandlerRegistry;
-use ttp::testkit::{RedisServer, TestApp, test_config};
-
-use crate::bulk;
-use crate::errors::assert_problem;
-use crate::lifecycle::api_only;
+use ttp::testkit::{self, RedisServer, TestApp, assert_problem, test_config};
 
 const RESTART_TASKS: usize = 5000;
 const RESTART_BATCH: usize = 100;
@@ -91,15 +87,15 @@ async fn every_accepted_task_ends_terminal_across_a_redis_restart() {
 
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), RESTART_TASKS, "each keyed task accepted once");
-    let mut conn = bulk::connect(&redis).await;
-    bulk::wait_terminal(&mut conn, &ids, Duration::from_secs(90), |done, total| {
+    let mut conn = testkit::connect(&redis).await;
+    testkit::wait_terminal(&mut conn, &ids, Duration::from_secs(90), |done, total| {
         println!("restart: {done}/{total} terminal");
     })
     .await;
-    let states = bulk::task_fields(&mut conn, &ids, &["state"]).await;
+    let states = testkit::task_fields(&mut conn, &ids, &["state"]).await;
     let succeeded = states.iter().filter(|row| row[0].as_deref() == Some("succeeded")).count();
     assert_eq!(succeeded, RESTART_TASKS, "every task here is meant to succeed");
-    bulk::assert_nothing_held(&mut conn).await;
+    testkit::assert_nothing_held(&mut conn).await;
     println!(
         "restart: Redis restarted after {at} accepted; {retried} batch submissions retried; \
          all {RESTART_TASKS} succeeded"
@@ -126,7 +122,7 @@ async fn fill(app: &TestApp, blob: &str) -> (Vec<String>, reqwest::Response) {
 async fn a_redis_out_of_memory_refuses_submissions_with_503_while_reads_go_on() {
     let redis =
         RedisServer::start_with(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
-    let app = api_only(&redis).await;
+    let app = TestApp::api_only(&redis).await;
     let blob = "x".repeat(64 * 1024);
     let (kept, refused) = fill(&app, &blob).await;
     let problem = assert_problem(refused, 503, None).await;

@@ -8,14 +8,12 @@ use ttp::app::Roles;
 use ttp::kinds::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
 use ttp::queue::MAX_CLAIM;
 use ttp::task::TaskError;
-use ttp::testkit::{RedisServer, TestApp, test_config};
-
-use crate::lifecycle::{api_only, default_queue, zcard};
+use ttp::testkit::{RedisServer, TestApp, default_queue, test_config, zcard};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_asking_for_more_than_the_cap_takes_the_cap_and_loses_nothing() {
     let redis = RedisServer::start();
-    let app = api_only(&redis).await;
+    let app = TestApp::api_only(&redis).await;
     let tasks: Vec<_> = (0..1000).map(|_| json!({"kind": "noop"})).collect();
     for _ in 0..5 {
         let response = app

@@ -1,27 +1,83 @@
-//! Redis inspection for tests with thousands of tasks: task-hash fields read in pipelined
-//! chunks over one async connection, the wait until every task is terminal, and the check
-//! that a drained queue keeps nothing in its pending, scheduled, lease or started
-//! structures. Shared by `chaos` and `redis_faults`.
+//! Reading what ttp stored, straight from Redis: key names of the default deployment,
+//! task-hash fields (one at a time, or in pipelined chunks for thousands of tasks), the
+//! wait until tasks reach a state, and the check that a drained queue holds nothing.
 
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use ttp::task::TaskId;
-use ttp::testkit::RedisServer;
 
-use crate::lifecycle::{default_keys, default_queue};
+use super::RedisServer;
+use crate::queue::Keys;
+use crate::task::{QueueName, TaskId};
+
+/// The `default` queue.
+pub fn default_queue() -> QueueName {
+    QueueName::parse("default").unwrap()
+}
+
+/// Key names of a process with the default `TTP_KEY_PREFIX`.
+pub fn default_keys() -> Keys {
+    Keys::new("ttp")
+}
+
+/// `ZCARD key`.
+pub fn zcard(redis: &RedisServer, key: &str) -> u64 {
+    redis::cmd("ZCARD").arg(key).query(&mut redis.connection()).unwrap()
+}
+
+/// `ZSCORE key member`.
+pub fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
+    redis::cmd("ZSCORE").arg(key).arg(member).query(&mut redis.connection()).unwrap()
+}
+
+/// One field of a task's hash, read straight from Redis.
+pub fn task_field(conn: &mut redis::Connection, id: &str, field: &str) -> Option<String> {
+    let key = default_keys().task(&TaskId::parse(id).unwrap());
+    redis::cmd("HGET").arg(key).arg(field).query(conn).unwrap()
+}
+
+/// The state as stored: a task in the lease set is running (its hash keeps `queued`
+/// until the attempt ends).
+fn stored_state(conn: &mut redis::Connection, id: &str) -> Option<String> {
+    let state = task_field(conn, id, "state")?;
+    let leased: Option<f64> = redis::cmd("ZSCORE")
+        .arg(default_keys().leased(&default_queue()))
+        .arg(id)
+        .query(conn)
+        .unwrap();
+    Some(if state == "queued" && leased.is_some() { "running".into() } else { state })
+}
+
+/// Polls the stored state of every task in `ids` until all are `state`; panics with the
+/// stragglers after `within`.
+pub async fn wait_stored_state(redis: &RedisServer, ids: &[String], state: &str, within: Duration) {
+    let mut conn = redis.connection();
+    let deadline = Instant::now() + within;
+    loop {
+        let behind: Vec<(&String, Option<String>)> = ids
+            .iter()
+            .map(|id| (id, stored_state(&mut conn, id)))
+            .filter(|(_, s)| s.as_deref() != Some(state))
+            .collect();
+        if behind.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not {state} after {within:?}: {behind:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// Ids per pipelined round trip.
 const CHUNK: usize = 1000;
 
 /// An async connection for bulk reads.
-pub(crate) async fn connect(redis: &RedisServer) -> MultiplexedConnection {
+pub async fn connect(redis: &RedisServer) -> MultiplexedConnection {
     let client = redis::Client::open(redis.url()).unwrap();
     client.get_multiplexed_async_connection().await.unwrap()
 }
 
 /// `fields` of the task hash of every id, in order (`None` for a missing field or task).
-pub(crate) async fn task_fields(
+pub async fn task_fields(
     conn: &mut MultiplexedConnection,
     ids: &[String],
     fields: &[&str],
@@ -40,13 +96,13 @@ pub(crate) async fn task_fields(
 }
 
 /// Whether a stored state is terminal (a missing hash is not: nothing here expires).
-pub(crate) fn is_terminal(state: Option<&str>) -> bool {
+pub fn is_terminal(state: Option<&str>) -> bool {
     matches!(state, Some("succeeded" | "failed" | "cancelled"))
 }
 
 /// Polls until every task in `ids` is terminal, calling `progress(done, total)` about
 /// every 5 s; panics after `within` naming a few stragglers and their fields.
-pub(crate) async fn wait_terminal(
+pub async fn wait_terminal(
     conn: &mut MultiplexedConnection,
     ids: &[String],
     within: Duration,
@@ -87,7 +143,7 @@ pub(crate) async fn wait_terminal(
 
 /// Asserts that the default queue's pending, scheduled and lease sets and its started
 /// hash are empty: nothing is waiting, nothing is held.
-pub(crate) async fn assert_nothing_held(conn: &mut MultiplexedConnection) {
+pub async fn assert_nothing_held(conn: &mut MultiplexedConnection) {
     let (keys, queue) = (default_keys(), default_queue());
     let (pending, scheduled, leased, started): (u64, u64, u64, u64) = redis::pipe()
         .zcard(keys.pending(&queue))

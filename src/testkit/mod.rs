@@ -1,0 +1,20 @@
+//! Test helpers shared by the integration tests and the benchmark: a real `redis-server`
+//! per test on a free port, an in-process app on port 0, `ttp` child processes, and
+//! readers of what ttp stored in Redis.
+//!
+//! Nothing here is mocked: tests talk HTTP over sockets to the real app, which talks to a
+//! real Redis. Every wait is a condition polled against a deadline, never a fixed sleep.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod app;
+mod inspect;
+mod problem;
+mod process;
+mod server;
+
+pub use app::{TestApp, test_config};
+pub use inspect::*;
+pub use problem::assert_problem;
+pub use process::{TtpProcess, wait_until};
+pub use server::{RedisServer, free_port};
