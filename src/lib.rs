@@ -16,18 +16,26 @@
 //!                             metrics (own registry) ──GET /metrics──▶ Prometheus
 //! ```
 //!
-//! - [`app`]: `App::build` (all fallible set-up) and `run_until_stopped`.
-//! - [`cli`]: the command line.
-//! - [`config`]: layered configuration, validated.
+//! Layers, top down; each imports only from layers below it:
+//! - [`app`]: `App::build` (all fallible set-up) and `run_until_stopped`; with `main` and
+//!   [`cli`] the only code that sees the flat [`config::Config`].
+//! - [`api`]: HTTP routes, problem+json errors, the submission pipeline and coalescer,
+//!   long-poll waiters, the OpenAPI document.
+//! - [`worker`]: fetcher, executor, completer, lease heartbeat, reaper, promoter.
+//! - [`queue`]: the only module that talks to Redis: key layout, task-hash schema, Lua
+//!   scripts, every transition, blocking waiters.
+//! - [`kinds`]: what a task kind is (the `Handler` trait: parse, schema, run), the
+//!   registry and the built-in kinds.
+//! - [`config`]: layered configuration, parsed once into typed slices per module.
+//! - [`metrics`]: Prometheus registry, `attempt_ended`, HTTP middleware.
 //! - [`telemetry`]: logging (text or JSON lines).
+//! - [`backoff`]: the pause of every loop whose Redis calls fail.
 //! - [`shutdown`]: SIGINT/SIGTERM to a cancellation token.
-//! - [`task`]: domain types: ids, names, states, validated submissions, records, retry policy.
-//! - [`api`]: HTTP routes, problem+json errors, the task view.
-//! - [`queue`]: Redis key layout, Lua scripts, every transition.
-//! - [`worker`]: fetcher, executor, completer, leases, reaper, promoter, handlers.
-//! - [`metrics`]: Prometheus registry and HTTP middleware.
-//! - [`bench`]: the load generator behind `ttp bench` and `make bench`.
-//! - `testkit` (feature `testkit`): real redis-server and app helpers for tests.
+//! - [`task`]: domain types: ids, names, states, validated submissions, records, retry
+//!   policy. Imports nothing of ttp.
+//! - [`bench`](mod@bench): the load generator behind `ttp bench` and `make bench` (beside the
+//!   layers: it talks to ttp over HTTP).
+//! - `testkit` (feature `testkit`): real redis-server, app and process helpers for tests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -37,9 +37,28 @@ pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
     eprintln!("raw Redis: redis-benchmark, 50 clients, unpipelined and pipelined 16");
     let raw = redis_benchmark(&url, 1)?;
     let piped = redis_benchmark(&url, 16)?;
-    // Latency first, on an empty Redis; every scenario starts from a flushed Redis with a
-    // compacted AOF, so none pays for the data (memory, AOF rewrites) of the one before.
-    let scenarios: Vec<(&str, BenchArgs)> = vec![
+    let probe = RedisProbe::new(&url)?;
+    let mut rows: Vec<Summary> = Vec::new();
+    for (name, args) in scenarios(base) {
+        eprintln!("scenario: {name}");
+        probe.reset()?;
+        rows.push(load::scenario(&args, name).await?);
+    }
+    if base.json {
+        let raw: Vec<_> = raw.iter().chain(&piped).collect();
+        let all = serde_json::json!({"redis_benchmark": raw, "scenarios": rows});
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        print_tables(&raw, &piped, &rows);
+    }
+    Ok(())
+}
+
+/// The standard scenarios, latency first, on an empty Redis; every scenario starts from
+/// a flushed Redis with a compacted AOF, so none pays for the data (memory, AOF
+/// rewrites) of the one before.
+fn scenarios(base: &BenchArgs) -> Vec<(&'static str, BenchArgs)> {
+    vec![
         (
             "open loop: 500 tasks/s for 20 s",
             BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..base.clone() },
@@ -60,36 +79,22 @@ pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
             "closed loop: batches of 100, 200k",
             BenchArgs { tasks: 200_000, batch: 100, concurrency: 8, ..base.clone() },
         ),
-    ];
-    let probe = RedisProbe::new(&url)?;
-    let mut rows: Vec<Summary> = Vec::new();
-    for (name, args) in scenarios {
-        eprintln!("scenario: {name}");
-        probe.reset()?;
-        rows.push(load::scenario(&args, name).await?);
-    }
-    if base.json {
-        let raw: Vec<_> = raw.iter().chain(&piped).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"redis_benchmark": raw, "scenarios": rows})
-            )?
-        );
-        return Ok(());
-    }
+    ]
+}
+
+/// The raw Redis figures and the scenario table, as text.
+fn print_tables(raw: &[(String, f64)], piped: &[(String, f64)], rows: &[Summary]) {
     println!("\nRaw Redis on this machine (redis-benchmark -c 50 -n 200000), requests/s:\n");
     println!("| command | unpipelined | pipelined (16) |\n|---|---:|---:|");
-    for (test, rps) in &raw {
+    for (test, rps) in raw {
         let p = piped.iter().find(|(t, _)| t == test).map_or(0.0, |(_, r)| *r);
         println!("| {test} | {rps:.0} | {p:.0} |");
     }
-    println!("\nttp (noop tasks, results kept):\n\n{}", table(&rows));
+    println!("\nttp (noop tasks, results kept):\n\n{}", table(rows));
     if let Some((_, set)) = raw.iter().find(|(t, _)| t == "SET") {
         println!("Ratios to unpipelined SET ({set:.0}/s): finished/s ÷ SET/s");
-        for r in &rows {
+        for r in rows {
             println!("- {}: {:.3}", r.scenario, r.finished_per_s / set);
         }
     }
-    Ok(())
 }

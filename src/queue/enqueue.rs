@@ -70,23 +70,7 @@ impl Queue {
             .into_iter()
             .zip(tasks)
             .zip(replies)
-            .map(|((id, task), (code, other))| {
-                let other = || {
-                    TaskId::parse(&other)
-                        .ok_or_else(|| QueueError::Corrupt(format!("bad id {other:?}")))
-                };
-                match EnqueueCode::from_reply(code)? {
-                    EnqueueCode::Queued => Ok(Enqueued::Created(record(id, task, State::Queued))),
-                    EnqueueCode::Scheduled => {
-                        Ok(Enqueued::Created(record(id, task, State::Scheduled)))
-                    }
-                    EnqueueCode::Replayed => Ok(Enqueued::Replayed(other()?)),
-                    EnqueueCode::Conflict => {
-                        Err(QueueError::IdempotencyConflict { existing: other()? })
-                    }
-                    EnqueueCode::Rejected => Err(QueueError::Full { queue: queue.clone(), limit }),
-                }
-            })
+            .map(|((id, task), (code, other))| outcome(id, task, code, &other, queue, limit))
             .collect())
     }
 
@@ -106,6 +90,27 @@ impl Queue {
                 }
             }
         }
+    }
+}
+
+/// One task's answer from `enqueue.lua`: its code, and the id it names (its own, or the
+/// earlier task an idempotency key belongs to).
+fn outcome(
+    id: TaskId,
+    task: NewTask,
+    code: i64,
+    other: &str,
+    queue: &QueueName,
+    limit: u64,
+) -> Result<Enqueued, QueueError> {
+    let other =
+        || TaskId::parse(other).ok_or_else(|| QueueError::Corrupt(format!("bad id {other:?}")));
+    match EnqueueCode::from_reply(code)? {
+        EnqueueCode::Queued => Ok(Enqueued::Created(record(id, task, State::Queued))),
+        EnqueueCode::Scheduled => Ok(Enqueued::Created(record(id, task, State::Scheduled))),
+        EnqueueCode::Replayed => Ok(Enqueued::Replayed(other()?)),
+        EnqueueCode::Conflict => Err(QueueError::IdempotencyConflict { existing: other()? }),
+        EnqueueCode::Rejected => Err(QueueError::Full { queue: queue.clone(), limit }),
     }
 }
 

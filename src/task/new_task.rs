@@ -137,6 +137,31 @@ fn run_at_ms(request: &TaskRequest, now_ms: i64) -> Result<Option<i64>, FieldErr
     }
 }
 
+fn check_idempotency_key(key: Option<&str>) -> Result<(), FieldError> {
+    match key {
+        Some(key) if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN => {
+            Err(FieldError::new("idempotency_key", "must be 1..=255 characters"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Canonical text of everything `request` asked for except its idempotency key, from
+/// the checked `names` (kind, queue, priority) and `limits` (attempts, timeout, ttl).
+fn fingerprint(request: &TaskRequest, names: [&str; 3], limits: [i64; 3]) -> String {
+    let start = match (&request.delay_ms, &request.run_at) {
+        (Some(delay), _) => format!("delay:{delay}"),
+        (None, Some(at)) => format!("at:{at}"),
+        (None, None) => String::new(),
+    };
+    let [kind, queue, priority] = names;
+    let [attempts, timeout, ttl] = limits;
+    format!(
+        "{kind}\n{queue}\n{priority}\n{start}\n{attempts}\n{timeout}\n{ttl}\n{}",
+        request.payload
+    )
+}
+
 impl NewTask {
     /// Applies defaults and checks every field rule except the kind's registration and
     /// payload, which need the handler registry.
@@ -171,22 +196,11 @@ impl NewTask {
             MAX_RESULT_TTL_S,
             defaults.result_ttl_s as i64,
         )?;
-        if let Some(key) = &request.idempotency_key
-            && (key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_LEN)
-        {
-            return Err(FieldError::new("idempotency_key", "must be 1..=255 characters"));
-        }
-        let start = match (&request.delay_ms, &request.run_at) {
-            (Some(delay), _) => format!("delay:{delay}"),
-            (None, Some(at)) => format!("at:{at}"),
-            (None, None) => String::new(),
-        };
-        let fingerprint = format!(
-            "{}\n{}\n{}\n{start}\n{max_attempts}\n{timeout_ms}\n{result_ttl_s}\n{}",
-            kind.as_str(),
-            queue,
-            priority.get(),
-            request.payload
+        check_idempotency_key(request.idempotency_key.as_deref())?;
+        let fingerprint = fingerprint(
+            &request,
+            [kind.as_str(), queue.as_str(), &priority.get().to_string()],
+            [max_attempts, timeout_ms, result_ttl_s],
         );
         Ok(Self {
             queue,
