@@ -123,7 +123,9 @@ impl From<QueueError> for ApiError {
             QueueError::Full { .. } => Self::QueueFull(error.to_string()),
             QueueError::IdempotencyConflict { .. } => Self::Conflict(error.to_string()),
             QueueError::OutOfMemory => Self::Unavailable(error.to_string()),
-            QueueError::Unavailable(_) | QueueError::Timeout(_) => Self::StoreUnavailable(error),
+            QueueError::Unavailable(_) | QueueError::Timeout(_) | QueueError::Lost(_) => {
+                Self::StoreUnavailable(error)
+            }
             QueueError::Corrupt(_) => Self::Internal(error.to_string()),
         }
     }

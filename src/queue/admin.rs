@@ -56,18 +56,9 @@ impl Queue {
 
     /// Restarts claiming from `queue` and wakes idle workers.
     pub async fn resume(&self, queue: &QueueName) -> Result<(), QueueError> {
-        let (paused, wake) = (self.keys.paused(queue), self.keys.wake(queue));
-        self.redis
-            .call(|mut c| async move {
-                redis::pipe()
-                    .atomic()
-                    .del(&paused)
-                    .lpush(&wake, 1)
-                    .ltrim(&wake, 0, 0)
-                    .query_async::<()>(&mut c)
-                    .await
-            })
-            .await
+        let mut call = self.scripts.resume.prepare_invoke();
+        call.key(self.keys.paused(queue)).key(self.keys.wake(queue));
+        self.redis.call(|mut c| async move { call.invoke_async::<()>(&mut c).await }).await
     }
 
     /// A page of `queue`'s dead-letter list, newest first, optionally only `kind`.

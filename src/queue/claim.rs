@@ -1,13 +1,15 @@
 //! Claiming work: pop ready tasks into the lease set (claim.lua), then read what the
-//! worker needs of them in one pipelined round trip.
+//! worker needs of them in one pipelined round trip. A claim is idempotent by its id, so
+//! a claimer that got no answer (a timeout, a stall) sends the same request again and
+//! gets the same tasks: a claim nobody received never costs a task an attempt.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::fields::ClaimFields;
-use super::{Holder, Queue, QueueError};
-use crate::task::{QueueName, State, TaskId, now_ms};
+use super::{Holder, LeaseToken, Queue, QueueError};
+use crate::task::{QueueName, State, TaskId};
 
 /// A task a worker now holds under a lease.
 #[derive(Debug, Clone)]
@@ -15,7 +17,7 @@ pub struct ClaimedTask {
     /// Its id.
     pub id: TaskId,
     /// The claim's fencing token: outcomes apply only while the lease is this claim's.
-    pub token: u64,
+    pub token: LeaseToken,
     /// This attempt's number (1-based).
     pub attempt: u32,
     /// Attempts allowed.
@@ -42,7 +44,7 @@ impl ClaimedTask {
     /// What a settlement of this attempt must carry.
     pub fn holder(&self) -> Holder {
         Holder {
-            token: self.token,
+            token: Some(self.token.clone()),
             attempt: self.attempt,
             started_at_ms: self.started_at_ms,
             priority: self.priority,
@@ -56,39 +58,75 @@ impl ClaimedTask {
 /// Redis does not roll back. 1,000 keeps every call far below that.
 pub const MAX_CLAIM: usize = 1000;
 
+/// One claim: how many tasks, under what lease, and the ids that make it idempotent.
+/// Send the same request again after a timeout: it answers the tasks the first one took
+/// (while its lease lasts) instead of taking more.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// Names the claim (the token for embedded workers, the client's `claim_id` for
+    /// external ones).
+    pub claim_id: String,
+    /// The fencing token the claim's tasks get when it is new.
+    pub token: LeaseToken,
+    /// Most tasks to take (at most [`MAX_CLAIM`]).
+    pub max: usize,
+    /// The lease.
+    pub lease: Duration,
+}
+
+impl ClaimRequest {
+    /// A new claim with a fresh token that also names it.
+    pub fn new(max: usize, lease: Duration) -> Result<Self, QueueError> {
+        let token = LeaseToken::generate()?;
+        Ok(Self { claim_id: token.to_string(), token, max, lease })
+    }
+}
+
 impl Queue {
-    /// Claims up to `max` (at most [`MAX_CLAIM`]) ready tasks of `queue` under a lease of
-    /// `lease`; empty when none is ready or the queue is paused.
+    /// Claims up to `request.max` ready tasks of `queue` under a lease; empty when none
+    /// is ready or the queue is paused. The same request again (after a lost reply)
+    /// answers the tasks still held under the first.
     pub async fn claim(
         &self,
         queue: &QueueName,
-        max: usize,
-        lease: Duration,
+        request: &ClaimRequest,
     ) -> Result<Vec<ClaimedTask>, QueueError> {
-        let now = now_ms();
-        let max = max.clamp(1, MAX_CLAIM);
         let mut call = self.scripts.claim.prepare_invoke();
         call.key(self.keys.pending(queue))
             .key(self.keys.leased(queue))
             .key(self.keys.paused(queue))
             .key(self.keys.wake(queue))
             .key(self.keys.started(queue))
-            .key(self.keys.seq(queue))
-            .arg(max)
-            .arg(now + lease.as_millis() as i64)
-            .arg(now);
+            .key(self.keys.claim(queue, &request.claim_id))
+            .arg(request.max.clamp(1, MAX_CLAIM))
+            .arg(request.lease.as_millis() as u64)
+            .arg(request.token.as_str());
         let reply: Vec<String> =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        let Some((token, ids)) = reply.split_first() else {
+        let [token, started, ids @ ..] = reply.as_slice() else {
             return Ok(Vec::new());
         };
-        let token: u64 =
-            token.parse().map_err(|_| QueueError::Corrupt("bad claim token".into()))?;
+        let corrupt = || QueueError::Corrupt("claim answered a malformed claim".into());
+        let token = LeaseToken::parse(token).ok_or_else(corrupt)?;
+        let started: i64 = started.parse().map_err(|_| corrupt())?;
         let ids: Vec<TaskId> = ids.iter().filter_map(|id| TaskId::parse(id)).collect();
+        let rows = self.read_claimed(&ids).await?;
+        // A task whose hash is gone (deleted by hand) stays leased; the reaper forgets it.
+        Ok(ids
+            .into_iter()
+            .zip(rows)
+            .filter_map(|(id, row)| claimed(id, row, &token, started))
+            .collect())
+    }
+
+    /// What a worker needs of the tasks it claimed. They are already leased to it: a
+    /// failed read is tried again, as giving up would leave them to the reaper.
+    async fn read_claimed(&self, ids: &[TaskId]) -> Result<Vec<Vec<Option<String>>>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
-        // The tasks are already leased to this claim: a failed read is tried again, as
-        // giving up would leave them to the reaper (which counts an attempt).
-        let mut rows: Result<Vec<Vec<Option<String>>>, QueueError> = Err(QueueError::Timeout(0));
+        let mut rows = Err(QueueError::Timeout(0));
         for _ in 0..3 {
             let hashes = &hashes;
             rows = self
@@ -105,9 +143,7 @@ impl Queue {
                 break;
             }
         }
-        let rows = rows?;
-        // A task whose hash is gone (deleted by hand) stays leased; the reaper forgets it.
-        Ok(ids.into_iter().zip(rows).filter_map(|(id, row)| claimed(id, row, token, now)).collect())
+        rows
     }
 
     /// Extends the leases of tasks this process still runs, each under the claim token
@@ -116,7 +152,7 @@ impl Queue {
     pub async fn renew(
         &self,
         queue: &QueueName,
-        held: &[(TaskId, u64)],
+        held: &[(TaskId, LeaseToken)],
         lease: Duration,
     ) -> Result<(), QueueError> {
         if held.is_empty() {
@@ -125,15 +161,20 @@ impl Queue {
         let mut call = self.scripts.renew.prepare_invoke();
         call.key(self.keys.leased(queue))
             .key(self.keys.started(queue))
-            .arg(now_ms() + lease.as_millis() as i64);
+            .arg(lease.as_millis() as u64);
         for (id, token) in held {
-            call.arg(id.as_str()).arg(token);
+            call.arg(id.as_str()).arg(token.as_str());
         }
         self.redis.call(|mut c| async move { call.invoke_async::<()>(&mut c).await }).await
     }
 }
 
-fn claimed(id: TaskId, row: Vec<Option<String>>, token: u64, now: i64) -> Option<ClaimedTask> {
+fn claimed(
+    id: TaskId,
+    row: Vec<Option<String>>,
+    token: &LeaseToken,
+    started: i64,
+) -> Option<ClaimedTask> {
     let fields = ClaimFields::decode(&id, row)?;
     if fields.state != State::Queued {
         return None;
@@ -141,7 +182,7 @@ fn claimed(id: TaskId, row: Vec<Option<String>>, token: u64, now: i64) -> Option
     let payload = fields.payload.and_then(|p| serde_json::from_str(&p).ok());
     Some(ClaimedTask {
         id,
-        token,
+        token: token.clone(),
         attempt: fields.attempts + 1,
         max_attempts: fields.max_attempts,
         kind: fields.kind,
@@ -149,7 +190,7 @@ fn claimed(id: TaskId, row: Vec<Option<String>>, token: u64, now: i64) -> Option
         timeout_ms: fields.timeout_ms,
         created_at_ms: fields.created_at_ms,
         ready_at_ms: fields.run_at_ms.unwrap_or(fields.created_at_ms),
-        started_at_ms: now,
+        started_at_ms: started,
         priority: fields.priority,
         result_ttl_s: fields.result_ttl_s,
     })

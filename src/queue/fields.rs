@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::task::{Priority, State, TaskId, TaskRecord};
 
-use super::QueueError;
+use super::{LeaseToken, QueueError};
 
 /// Field names of a task hash.
 pub mod name {
@@ -227,20 +227,22 @@ impl LeaseFields {
 
 /// The entry of a running attempt in the queue's started hash: `<token> <start ms>`,
 /// written by `claim.lua` and checked by `renew.lua` and `settle.lua` (the token is the
-/// lease's fencing token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// lease's fencing token, so the scripts compare an entry's prefix `<token> `).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimEntry {
     /// The claim's fencing token.
-    pub token: u64,
-    /// When the attempt started, ms.
+    pub token: LeaseToken,
+    /// When the attempt started, ms (Redis' clock).
     pub started_at_ms: i64,
 }
 
 impl ClaimEntry {
     /// Parses an entry; `None` when it is not one.
     pub fn parse(entry: &str) -> Option<Self> {
-        let (token, started) = entry.split_once(' ')?;
-        Some(Self { token: token.parse().ok()?, started_at_ms: started.parse().ok()? })
+        let mut parts = entry.split(' ');
+        let token = LeaseToken::parse(parts.next()?)?;
+        let started_at_ms = parts.next()?.parse().ok()?;
+        Some(Self { token, started_at_ms })
     }
 }
 
@@ -274,12 +276,16 @@ mod tests {
     }
 
     #[test]
-    fn claim_entries_round_trip() {
+    fn claim_entries_parse() {
+        let token = "0123456789abcdef0123456789abcdef";
         assert_eq!(
-            ClaimEntry::parse("42 1764590000000"),
-            Some(ClaimEntry { token: 42, started_at_ms: 1_764_590_000_000 })
+            ClaimEntry::parse(&format!("{token} 1764590000000")),
+            Some(ClaimEntry {
+                token: LeaseToken::parse(token).unwrap(),
+                started_at_ms: 1_764_590_000_000
+            })
         );
-        assert_eq!(ClaimEntry::parse("42"), None);
-        assert_eq!(ClaimEntry::parse("x 1"), None);
+        assert_eq!(ClaimEntry::parse(token), None);
+        assert_eq!(ClaimEntry::parse("42 1"), None);
     }
 }

@@ -67,6 +67,12 @@ impl Keys {
         self.queue_key(queue, "timer")
     }
 
+    /// The record of one claim (its token, start and tasks), kept for its lease so that
+    /// the same claim sent again answers the same tasks.
+    pub fn claim(&self, queue: &QueueName, claim_id: &str) -> String {
+        self.queue_key(queue, &format!("claim:{claim_id}"))
+    }
+
     /// Present while the queue is paused.
     pub fn paused(&self, queue: &QueueName) -> String {
         self.queue_key(queue, "paused")

@@ -34,11 +34,12 @@ mod read;
 mod replies;
 mod scripts;
 mod settle;
+mod token;
 mod wakeup;
 mod watch;
 
 pub use admin::{DeadPage, parse_cursor};
-pub use claim::{ClaimedTask, MAX_CLAIM};
+pub use claim::{ClaimRequest, ClaimedTask, MAX_CLAIM};
 use connection::BlockingConnection;
 pub use enqueue::Enqueued;
 pub use fields::{ClaimEntry, LeaseFields};
@@ -47,6 +48,7 @@ pub use maintenance::{ExpiredLease, ExpiredLeases, Promoted};
 pub use read::QueueStats;
 pub use replies::Transition;
 pub use settle::{Action, Holder, Settlement};
+pub use token::LeaseToken;
 pub use wakeup::{WaitFor, Waiter};
 pub use watch::FinishedTasks;
 
@@ -62,12 +64,15 @@ use scripts::Scripts;
 /// Why a queue operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
-    /// Redis could not be reached, or answered with an error.
+    /// Redis could not be reached, or refused the call: it was not carried out.
     #[error("Redis is unavailable: {0}")]
     Unavailable(String),
-    /// Redis did not answer within the deadline.
+    /// Redis did not answer within the deadline: the call may still run (or have run).
     #[error("Redis did not answer within {0} ms")]
     Timeout(u64),
+    /// The connection broke after the call was sent: it may or may not have run.
+    #[error("the connection to Redis broke with a call in flight: {0}")]
+    Lost(String),
     /// Redis is at `maxmemory` and refuses writes.
     #[error("Redis is out of memory and refuses writes (raise maxmemory or free memory)")]
     OutOfMemory,
@@ -90,11 +95,22 @@ pub enum QueueError {
     Corrupt(String),
 }
 
+impl QueueError {
+    /// Whether the call may have run although no answer came back: a write with this
+    /// error must be reported as "outcome unknown", never as "not stored".
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Lost(_))
+    }
+}
+
 impl From<redis::RedisError> for QueueError {
     fn from(error: redis::RedisError) -> Self {
         // Inside a pipeline the server error arrives wrapped, with the code quoted.
         if error.code() == Some("OOM") || error.to_string().contains("\"OOM\"") {
             Self::OutOfMemory
+        } else if error.is_io_error() && !error.is_connection_refusal() {
+            // Reset, broken pipe, end of stream: the bytes may have reached Redis.
+            Self::Lost(error.to_string())
         } else {
             Self::Unavailable(error.to_string())
         }

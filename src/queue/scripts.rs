@@ -30,6 +30,8 @@ pub struct Scripts {
     pub cancel: Script,
     /// A failed or cancelled task re-enqueued.
     pub revive: Script,
+    /// A paused queue restarted.
+    pub resume: Script,
 }
 
 impl Scripts {
@@ -43,6 +45,7 @@ impl Scripts {
             renew: load(include_str!("lua/renew.lua")),
             cancel: load(include_str!("lua/cancel.lua")),
             revive: load(include_str!("lua/revive.lua")),
+            resume: load(include_str!("lua/resume.lua")),
         }
     }
 }

@@ -5,14 +5,15 @@
 use serde_json::Value;
 
 use super::replies::SettleCode;
-use super::{Queue, QueueError};
+use super::{LeaseToken, Queue, QueueError};
 use crate::task::{QueueName, TaskId, now_ms};
 
 /// What the claim that ran an attempt knew: the fence, and what ending it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
-    /// The claim's fencing token.
-    pub token: u64,
+    /// The claim's fencing token; `None` only for dropping a lease whose claim entry is
+    /// gone (nothing can be fenced then).
+    pub token: Option<LeaseToken>,
     /// The attempt's number (1-based); stored as the task's attempt count when it ends.
     pub attempt: u32,
     /// When the attempt started.
@@ -91,7 +92,7 @@ impl Queue {
             call.key(self.keys.task(&item.id))
                 .arg(item.id.as_str())
                 .arg(name)
-                .arg(holder.token)
+                .arg(holder.token.as_ref().map_or("", LeaseToken::as_str))
                 .arg(u8::from(item.lease_expired))
                 .arg(holder.started_at_ms)
                 .arg(holder.attempt)

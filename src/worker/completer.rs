@@ -39,7 +39,9 @@ pub async fn run(
         for (name, items) in by_queue {
             write(&queue, &name, &items, &abandon).await;
             for item in &items {
-                leases.drop_lease(&item.id, item.holder.token);
+                if let Some(token) = &item.holder.token {
+                    leases.drop_lease(&item.id, token);
+                }
             }
         }
     }

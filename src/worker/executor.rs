@@ -28,7 +28,7 @@ enum Ended {
 pub async fn execute(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaphorePermit) {
     let queue_label = task.id.queue().to_string();
     shared.metrics.workers_busy.inc();
-    shared.leases.hold(&task.id, task.token);
+    shared.leases.hold(&task.id, &task.token);
     let waited_ms = (task.started_at_ms - task.ready_at_ms).max(0);
     shared
         .metrics

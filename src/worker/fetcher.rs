@@ -11,7 +11,7 @@ use super::executor;
 use super::shared::Shared;
 use super::weights;
 use crate::backoff::Backoff;
-use crate::queue::{ClaimedTask, QueueError, WaitFor, Waiter};
+use crate::queue::{Action, ClaimRequest, ClaimedTask, QueueError, Settlement, WaitFor, Waiter};
 use crate::task::QueueName;
 
 /// Longest idle wait before claiming again anyway (a safety net for a lost wake-up).
@@ -27,7 +27,7 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
             permits = free_slots(&shared) => permits,
             () = stop.cancelled() => return,
         };
-        let claimed = match claim_round(&shared, permits.len()).await {
+        let claimed = match claim_round(&shared, permits.len(), &stop).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 drop(permits);
@@ -66,14 +66,18 @@ async fn free_slots(shared: &Shared) -> Vec<OwnedSemaphorePermit> {
 /// Claims up to `wanted` tasks, visiting queues in weighted random order.
 /// An error is returned only when nothing was claimed: tasks claimed from one queue
 /// before another queue's claim failed still run.
-async fn claim_round(shared: &Shared, wanted: usize) -> Result<Vec<ClaimedTask>, QueueError> {
+async fn claim_round(
+    shared: &Shared,
+    wanted: usize,
+    stop: &CancellationToken,
+) -> Result<Vec<ClaimedTask>, QueueError> {
     let mut claimed = Vec::new();
     for name in weights::round_order(&shared.settings.queues) {
         let missing = wanted - claimed.len();
         if missing == 0 {
             break;
         }
-        match shared.queue.claim(name, missing, shared.settings.lease).await {
+        match claim_from(shared, name, missing, stop).await {
             Ok(more) => claimed.extend(more),
             Err(e) if claimed.is_empty() => return Err(e),
             Err(e) => {
@@ -83,6 +87,47 @@ async fn claim_round(shared: &Shared, wanted: usize) -> Result<Vec<ClaimedTask>,
         }
     }
     Ok(claimed)
+}
+
+/// Claims from one queue. A claim whose answer was lost (a timeout, a broken
+/// connection) may have run in Redis: it is sent again, the same request, until it is
+/// answered — the answer is the tasks it took, which then run — so a claim no worker
+/// received never costs its tasks an attempt. At a stop the tasks are handed back.
+async fn claim_from(
+    shared: &Shared,
+    name: &QueueName,
+    wanted: usize,
+    stop: &CancellationToken,
+) -> Result<Vec<ClaimedTask>, QueueError> {
+    let request = ClaimRequest::new(wanted, shared.settings.lease)?;
+    let mut backoff = Backoff::new("claim whose answer was lost");
+    loop {
+        match shared.queue.claim(name, &request).await {
+            Ok(tasks) => return Ok(tasks),
+            Err(e) if e.outcome_unknown() => {
+                if !backoff.wait(stop, &e).await {
+                    hand_back(shared, name, &request).await;
+                    return Ok(Vec::new());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// At a stop, asks once more for the tasks of a claim whose answer was lost and hands
+/// them back (attempt not counted); if Redis still does not answer, their leases expire.
+async fn hand_back(shared: &Shared, name: &QueueName, request: &ClaimRequest) {
+    let Ok(tasks) = shared.queue.claim(name, request).await else {
+        tracing::warn!(queue = %name, "a claim's answer was lost and Redis does not answer at shutdown; its tasks return when their leases expire");
+        return;
+    };
+    for task in tasks {
+        let holder = task.holder();
+        let release =
+            Settlement { id: task.id, holder, lease_expired: false, action: Action::Release };
+        let _ = shared.outcomes.send(release);
+    }
 }
 
 /// Blocks until work is signalled, the idle timeout passes, or `stop`. False on stop.

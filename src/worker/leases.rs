@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::queue::Queue;
+use crate::queue::{LeaseToken, Queue};
 use crate::task::{QueueName, TaskId};
 
 /// Per queue: the task ids this process holds, with the token of the claim that holds
 /// each (a task reaped and claimed again here has a new token; only that claim's end
 /// may stop the renewals).
-type Held = HashMap<QueueName, HashMap<TaskId, u64>>;
+type Held = HashMap<QueueName, HashMap<TaskId, LeaseToken>>;
 
 /// Task ids whose leases this process holds, by queue.
 #[derive(Debug, Default, Clone)]
@@ -25,30 +25,30 @@ pub struct LeaseTable {
 
 impl LeaseTable {
     /// Records a claimed task and its claim token.
-    pub fn hold(&self, id: &TaskId, token: u64) {
+    pub fn hold(&self, id: &TaskId, token: &LeaseToken) {
         if let Ok(mut held) = self.held.lock() {
-            held.entry(id.queue().clone()).or_default().insert(id.clone(), token);
+            held.entry(id.queue().clone()).or_default().insert(id.clone(), token.clone());
         }
     }
 
     /// Forgets a task whose outcome under claim `token` was written (or fenced off).
-    pub fn drop_lease(&self, id: &TaskId, token: u64) {
+    pub fn drop_lease(&self, id: &TaskId, token: &LeaseToken) {
         if let Ok(mut held) = self.held.lock()
             && let Some(ids) = held.get_mut(id.queue())
-            && ids.get(id) == Some(&token)
+            && ids.get(id) == Some(token)
         {
             ids.remove(id);
         }
     }
 
-    fn snapshot(&self) -> Vec<(QueueName, Vec<(TaskId, u64)>)> {
+    fn snapshot(&self) -> Vec<(QueueName, Vec<(TaskId, LeaseToken)>)> {
         self.held
             .lock()
             .map(|held| {
                 held.iter()
                     .filter(|(_, ids)| !ids.is_empty())
                     .map(|(q, ids)| {
-                        (q.clone(), ids.iter().map(|(id, t)| (id.clone(), *t)).collect())
+                        (q.clone(), ids.iter().map(|(id, t)| (id.clone(), t.clone())).collect())
                     })
                     .collect()
             })

@@ -99,9 +99,9 @@ pub async fn reap_once(
 fn decide(lease: &ExpiredLease, policy: RetryPolicy, now: i64) -> Settlement {
     let attempt = lease.task.as_ref().map_or(1, |t| t.attempts + 1);
     let holder = Holder {
-        token: lease.claim.map_or(0, |c| c.token),
+        token: lease.claim.as_ref().map(|c| c.token.clone()),
         attempt,
-        started_at_ms: lease.claim.map_or(now, |c| c.started_at_ms),
+        started_at_ms: lease.claim.as_ref().map_or(now, |c| c.started_at_ms),
         priority: 0,
         result_ttl_s: 0,
     };

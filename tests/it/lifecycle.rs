@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use serde_json::{Value, json};
-use ttp::queue::{Action, ClaimedTask, Settlement};
+use ttp::queue::{Action, ClaimRequest, ClaimedTask, Settlement};
 use ttp::task::TaskId;
 use ttp::testkit::{RedisServer, TestApp, default_queue, wait_stored_state, zcard, zscore};
 
@@ -158,8 +158,11 @@ async fn a_late_completion_after_the_lease_was_lost_is_fenced_off() {
 /// Claims `id` (the only ready task) under a 200 ms lease and never runs it, like a
 /// worker that died right after claiming.
 async fn claim_without_running(app: &TestApp, id: &str) -> ClaimedTask {
-    let mut claimed =
-        app.queue.claim(&default_queue(), 1, Duration::from_millis(200)).await.unwrap();
+    let mut claimed = app
+        .queue
+        .claim(&default_queue(), &ClaimRequest::new(1, Duration::from_millis(200)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1, "{claimed:?}");
     assert_eq!((claimed[0].id.as_str(), claimed[0].attempt), (id, 1));
     claimed.remove(0)

@@ -20,6 +20,7 @@ mod prometheus;
 mod races;
 mod redis_faults;
 mod robustness;
+mod stalls;
 
 /// Path of the `ttp` binary built for these tests.
 pub const TTP_BIN: &str = env!("CARGO_BIN_EXE_ttp");

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use ttp::queue::{Action, ClaimedTask, Settlement};
+use ttp::queue::{Action, ClaimRequest, ClaimedTask, Settlement};
 use ttp::task::{RetryPolicy, now_ms};
 use ttp::testkit::{RedisServer, TestApp, assert_problem, default_keys, default_queue, zscore};
 
@@ -59,7 +59,8 @@ async fn assert_consistent(app: &TestApp, redis: &RedisServer, id: &str, state: 
 
 /// Claims the one ready task (asserting it is `id`) under `lease`.
 async fn claim_only(app: &TestApp, id: &str, lease: Duration) -> ClaimedTask {
-    let mut claimed = app.queue.claim(&default_queue(), 1, lease).await.unwrap();
+    let mut claimed =
+        app.queue.claim(&default_queue(), &ClaimRequest::new(1, lease).unwrap()).await.unwrap();
     assert_eq!(claimed.len(), 1, "{claimed:?}");
     assert_eq!(claimed[0].id.as_str(), id);
     claimed.remove(0)
@@ -102,7 +103,10 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
         let queue = app.queue.clone();
         let claim = tokio::spawn(async move {
             jitter().await;
-            queue.claim(&default_queue(), 1, Duration::from_secs(30)).await.unwrap()
+            queue
+                .claim(&default_queue(), &ClaimRequest::new(1, Duration::from_secs(30)).unwrap())
+                .await
+                .unwrap()
         });
         let (cancel, claim) = tokio::join!(cancel, claim);
         let (status, taken) = (cancel.unwrap().status().as_u16(), claim.unwrap());

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 use ttp::app::Roles;
 use ttp::kinds::{Handler, HandlerFuture, HandlerRegistry, TaskContext};
+use ttp::queue::ClaimRequest;
 use ttp::queue::MAX_CLAIM;
 use ttp::task::TaskError;
 use ttp::testkit::{RedisServer, TestApp, default_queue, test_config, zcard};
@@ -26,7 +27,11 @@ async fn a_claim_asking_for_more_than_the_cap_takes_the_cap_and_loses_nothing() 
         assert_eq!(response.status(), 200);
     }
     // Without the cap, popping 5,000 tasks overflows the script and loses them all.
-    let claimed = app.queue.claim(&default_queue(), 5000, Duration::from_secs(30)).await.unwrap();
+    let claimed = app
+        .queue
+        .claim(&default_queue(), &ClaimRequest::new(5000, Duration::from_secs(30)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), MAX_CLAIM);
     let keys = app.queue.keys();
     assert_eq!(zcard(&redis, &keys.leased(&default_queue())), MAX_CLAIM as u64);

@@ -1,30 +1,61 @@
 -- claim.lua: take up to N ready tasks, highest priority first, under a lease.
 -- A claimed task is running: it is in the lease set, and the started hash holds its claim
--- token and start time. Its own hash keeps state `queued` and its attempt count until the
--- attempt ends (settle.lua counts it then; the reaper counts it if the worker died). The
--- token — one counter increment per claim — is the lease's fencing token. Writing nothing
--- per task keeps a claim at a constant number of Redis calls however many tasks it takes,
--- and the task hashes' keys, unknown before the pop, are never needed.
+-- entry `<token> <start ms>`. Its own hash keeps state `queued` and its attempt count until
+-- the attempt ends (settle.lua counts it then; the reaper counts it if the worker died).
+-- The token, chosen by the claimer (128 random bits), is the lease's fencing token.
+-- Writing nothing per task keeps a claim at a constant number of Redis calls however many
+-- tasks it takes.
+-- A claim whose reply was lost (a timeout, a stall) must not cost its tasks an attempt:
+-- the claim is recorded under its claim id for as long as its lease, and the same call
+-- again answers the tasks still held under it instead of taking more. Lease deadlines
+-- come from Redis' own clock, so a call that runs late (after a stall) still grants a
+-- whole lease.
 -- KEYS[1] pending zset, KEYS[2] leased zset, KEYS[3] paused flag, KEYS[4] wake list,
--- KEYS[5] started hash (task id → "<token> <start ms>"), KEYS[6] seq counter
--- ARGV[1] max count, ARGV[2] lease deadline ms, ARGV[3] now ms
--- returns: {token, id…}, or {} when nothing was claimed
+-- KEYS[5] started hash (task id → claim entry), KEYS[6] the claim's record
+-- ARGV[1] max count, ARGV[2] lease ms, ARGV[3] token (used when the claim is new)
+-- returns: {token, start ms, id…} (only the token and start when nothing was claimed),
+-- or {} when nothing was claimed and nothing is recorded
+local function split(text)
+  local parts = {}
+  for part in string.gmatch(text, '%S+') do parts[#parts + 1] = part end
+  return parts
+end
+
+local record = redis.call('GET', KEYS[6])
+if record then
+  local parts = split(record)
+  local token, start = parts[1], parts[2]
+  local out = {token, start}
+  if #parts > 2 then
+    local ids = {unpack(parts, 3)}
+    local claims = redis.call('HMGET', KEYS[5], unpack(ids))
+    local prefix = token .. ' '
+    for i = 1, #ids do
+      if claims[i] and string.sub(claims[i], 1, #prefix) == prefix then out[#out + 1] = ids[i] end
+    end
+  end
+  return out
+end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
 local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 if #popped == 0 then return {} end
-local token = redis.call('INCR', KEYS[6])
-local stamp = token .. ' ' .. ARGV[3]
-local out, lease, started = {token}, {}, {}
+local now = redis_now_ms()
+local token, lease_ms = ARGV[3], tonumber(ARGV[2])
+local stamp = token .. ' ' .. now
+local deadline = now + lease_ms
+local out, lease, started, ids = {token, now}, {}, {}, {}
 for i = 1, #popped, 2 do
   local id = popped[i]
   out[#out + 1] = id
-  lease[#lease + 1] = ARGV[2]
+  ids[#ids + 1] = id
+  lease[#lease + 1] = deadline
   lease[#lease + 1] = id
   started[#started + 1] = id
   started[#started + 1] = stamp
 end
 redis.call('ZADD', KEYS[2], unpack(lease))
 redis.call('HSET', KEYS[5], unpack(started))
+redis.call('SET', KEYS[6], stamp .. ' ' .. table.concat(ids, ' '), 'PX', lease_ms)
 -- More work remains: pass the wake-up on so another idle worker claims it.
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[4]) end
 return out

@@ -7,10 +7,19 @@ local function pending_score(prio, seq)
   return string.format('%d', (9 - tonumber(prio)) * 4398046511104 + seq)
 end
 
--- Leave one token in a wake-up list; idle workers block on it with BLPOP.
+-- Redis' own clock in ms: lease deadlines are set and checked by it, so they hold however
+-- late a call runs and whatever the ttp hosts' clocks say.
+local function redis_now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Leave two tokens in a wake-up list; idle workers block on it with BLPOP. Two, so that
+-- one waiter that stalled (its process stopped while blocked: Redis still hands it the
+-- token) cannot swallow the only wake-up; a spare token costs one empty claim at most.
 local function wake(list)
-  redis.call('LPUSH', list, '1')
-  redis.call('LTRIM', list, 0, 0)
+  redis.call('LPUSH', list, '1', '1')
+  redis.call('LTRIM', list, 0, 1)
 end
 
 -- Add `pairs` (score, member, …) to the zset and signal its wake-up list; nothing when

@@ -1,18 +1,21 @@
 -- renew.lua: extend the leases of tasks still held under the caller's claims. A lease
 -- that was taken back (and perhaps claimed again by another worker) is left alone, so a
--- stale holder can neither recreate nor extend someone else's lease.
+-- stale holder can neither recreate nor extend someone else's lease. The new deadline
+-- counts from Redis' clock, so a renewal that runs late (after a stall) still grants the
+-- whole lease.
 -- KEYS[1] leased zset, KEYS[2] started hash
--- ARGV[1] new deadline ms, then pairs: task id, claim token
+-- ARGV[1] lease ms, then pairs: task id, claim token
 -- returns: how many leases were extended
 local ids = {}
 for i = 2, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
 local claims = redis.call('HMGET', KEYS[2], unpack(ids))
+local deadline = redis_now_ms() + tonumber(ARGV[1])
 local extend = {}
 for i = 1, #ids do
-  local token = ARGV[2 * i + 1]
+  local prefix = ARGV[2 * i + 1] .. ' '
   local claim = claims[i]
-  if claim and string.sub(claim, 1, #token + 1) == token .. ' ' then
-    extend[#extend + 1] = ARGV[1]
+  if claim and string.sub(claim, 1, #prefix) == prefix then
+    extend[#extend + 1] = deadline
     extend[#extend + 1] = ids[i]
   end
 end

@@ -5,11 +5,14 @@
 -- (ZMSCORE, HMGET of the started hash); per task a success costs HSET and EXPIRE.
 -- KEYS[1] leased, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] dead, KEYS[5] started hash,
 -- KEYS[6] wake, KEYS[7] timer, KEYS[7+i] hash of task i
--- ARGV[1] now_ms, ARGV[2] dead_ttl_s, ARGV[3] dead_max, ARGV[4] channel that hears of
+-- The reaper's condition (the lease must have expired) is judged by Redis' clock, the one
+-- lease deadlines are set by.
+-- ARGV[1] now_ms (stored times), ARGV[2] dead_ttl_s, ARGV[3] dead_max, ARGV[4] channel that hears of
 -- finished tasks (long-poll waiters), then 10 values per task:
 --   id, action, claim token, lease must have expired (1/0), start ms of the attempt,
 --   attempt number, priority, result ttl s, text, due ms
--- actions: succeed (text = result json; the hash expires after the result ttl)
+-- actions: succeed (text = result json; the hash expires after the result ttl; an
+--                   earlier attempt's error and retry time are cleared)
 --          retry   (text = error)  → scheduled at due ms, attempt counted
 --          fail    (text = error)  → failed, dead-letter list, attempt counted
 --          release (shutdown hand-back) → front of its priority, attempt not counted
@@ -21,6 +24,7 @@ local n = (#ARGV - 4) / 10
 local ids = {}
 for i = 1, n do ids[i] = ARGV[4 + (i - 1) * 10 + 1] end
 local leases = redis.call('ZMSCORE', KEYS[1], unpack(ids))
+local clock = redis_now_ms()
 local claims = redis.call('HMGET', KEYS[5], unpack(ids))
 local out, ready, later, died, done, ended = {}, {}, {}, false, {}, {}
 for i = 1, n do
@@ -29,7 +33,7 @@ for i = 1, n do
   local hash, lease, claim = KEYS[7 + i], leases[i], claims[i]
   local owned = claim and string.sub(claim, 1, #token + 1) == token .. ' '
   if action == 'forget' and not claim then owned = true end
-  local ok = lease and owned and (expired == '0' or tonumber(lease) <= now)
+  local ok = lease and owned and (expired == '0' or tonumber(lease) <= clock)
   out[i] = 0
   if ok then
     out[i] = 1
@@ -38,6 +42,9 @@ for i = 1, n do
     if action == 'succeed' then
       redis.call('HSET', hash, 'state', 'succeeded', 'result', text, 'att', att,
         'started', started, 'finished', now)
+      -- A success clears what earlier attempts left: their error, and the backoff time a
+      -- retry wrote (the first attempt's run_at, a requested delay, stays).
+      if tonumber(att) > 1 then redis.call('HDEL', hash, 'error', 'run_at') end
       redis.call('EXPIRE', hash, ARGV[b + 8])
       done[#done + 1] = id
     elseif action == 'retry' then
