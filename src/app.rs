@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api::budget::BodyBudget;
 use crate::api::coalescer::Coalescer;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
@@ -18,6 +19,10 @@ use crate::kinds::HandlerRegistry;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::worker::WorkerPool;
+
+/// What a submission may take beyond the Redis deadline: building the calls and the
+/// answer.
+const SUBMISSION_MARGIN: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Which parts a process runs (`ttp serve`, `serve --no-workers`, `ttp worker`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +114,9 @@ impl App {
         let server = listener.map(|listener| {
             let state = Arc::new(AppContext {
                 submissions: Coalescer::start(queue.clone(), &background),
+                body_budget: BodyBudget::new(settings.http.max_inflight_body_bytes),
+                submission_budget: settings.redis.timeout + SUBMISSION_MARGIN,
+                allowed_queues: settings.allowed_queues.clone(),
                 queue: queue.clone(),
                 registry,
                 metrics,

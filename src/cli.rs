@@ -115,14 +115,42 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dead_ttl_s: Option<u64>,
+    /// Most queues a deployment holds; a submission creating one more is a 422 [env: TTP_MAX_QUEUES] [default: 1000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_queues: Option<u64>,
+    /// Queue names submissions may use: names or prefixes ending in *; empty: any [env: TTP_QUEUES_ALLOWED] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queues_allowed: Option<String>,
     /// Request body limit [env: TTP_MAX_BODY_BYTES] [default: 1048576].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
+    /// Memory all requests may hold for their bodies at once (503 beyond it) [env: TTP_MAX_INFLIGHT_BODY_BYTES] [default: 67108864].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_inflight_body_bytes: Option<u64>,
     /// Deadline of an HTTP request [env: TTP_REQUEST_TIMEOUT_MS] [default: 35000].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_timeout_ms: Option<u64>,
+    /// Longest wait for a request's headers; a slower client is disconnected [env: TTP_HTTP_HEADER_TIMEOUT_MS] [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_timeout_ms: Option<u64>,
+    /// Longest wait for a request's body once its headers arrived (408 past it) [env: TTP_HTTP_BODY_TIMEOUT_MS] [default: 30000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_body_timeout_ms: Option<u64>,
+    /// Idle keep-alive connections are closed after this long [env: TTP_HTTP_IDLE_TIMEOUT_MS] [default: 60000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_idle_timeout_ms: Option<u64>,
+    /// Most HTTP connections open at once; more wait in the listen backlog [env: TTP_HTTP_MAX_CONNECTIONS] [default: 10000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_max_connections: Option<usize>,
     /// CORS origins, comma-separated, * for any; empty = off [env: TTP_CORS_ORIGINS] [default: ""].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

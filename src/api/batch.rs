@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
 
 use super::error::Problem;
-use super::extract::from_value;
 use super::submission::{parse_request, validate};
 use super::{ApiError, ApiJson, AppState, openapi};
-use crate::queue::{Enqueued, QueueError};
-use crate::task::{FieldError, NewTask, QueueName, State as TaskState};
+use crate::queue::Enqueued;
+use crate::task::{FieldError, NewTask, QueueName, State as TaskState, TaskId};
 
 /// Most items in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -32,16 +33,17 @@ pub struct BatchRequest {
     /// task request gets its own problem (400 or 422) in `results`, and the others are
     /// still accepted.
     #[schema(min_items = 1, max_items = 1000, value_type = Vec<serde_json::Value>)]
-    pub tasks: Vec<Value>,
+    pub tasks: Vec<Box<RawValue>>,
 }
 
 /// The outcome of one item.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ItemResult {
-    /// 202 accepted, 200 idempotent replay, or the item's error status (400, 409, 422, 429).
+    /// 202 accepted, 200 idempotent replay, or the item's error status (400, 409, 422,
+    /// 429; 503 not stored; 504 outcome unknown: read the task by its `id`).
     #[schema(minimum = 200, maximum = 599)]
     pub status: u16,
-    /// The task id (accepted and replayed items).
+    /// The task id (accepted and replayed items, and items whose outcome is unknown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The task state (accepted and replayed items).
@@ -58,16 +60,23 @@ pub struct ItemResult {
 pub struct BatchResponse {
     /// Items stored as new tasks.
     pub accepted: usize,
-    /// Items that were replays or errors.
+    /// Items that were idempotent replays of earlier tasks (status 200).
+    pub replayed: usize,
+    /// Items that were refused or may not have been stored (4xx, 503, 504).
     pub rejected: usize,
     /// Per item, in request order.
     pub results: Vec<ItemResult>,
 }
 
 impl ItemResult {
+    fn new(status: u16, id: &TaskId, state: Option<TaskState>) -> Self {
+        Self { status, id: Some(id.to_string()), state, problem: None }
+    }
+
     fn error(error: ApiError) -> Self {
         let (status, problem) = error.problem();
-        Self { status: status.as_u16(), id: None, state: None, problem: Some(problem) }
+        let id = error.task().map(ToString::to_string);
+        Self { status: status.as_u16(), id, state: None, problem: Some(problem) }
     }
 }
 
@@ -86,6 +95,7 @@ impl ItemResult {
     responses(
         (status = 200, description = "One result per item, in request order.", body = BatchResponse),
         (status = 400, response = openapi::BadRequest),
+        (status = 408, response = openapi::BodyTimeout),
         (status = 413, response = openapi::TooLarge),
         (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
@@ -95,17 +105,17 @@ impl ItemResult {
 )]
 pub async fn submit_batch(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<Map<String, Value>>,
+    ApiJson(batch): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
-    let batch = parse_batch(body)?;
     if batch.tasks.is_empty() || batch.tasks.len() > MAX_BATCH {
         let message = format!("must hold 1..={MAX_BATCH} tasks, got {}", batch.tasks.len());
         return Err(FieldError::new("tasks", message).into());
     }
+    let deadline = state.submission_deadline();
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.tasks.len());
     let mut by_queue: BTreeMap<QueueName, Vec<(usize, NewTask)>> = BTreeMap::new();
     for (index, item) in batch.tasks.into_iter().enumerate() {
-        match parse_item(&state, index, item) {
+        match parse_item(&state, index, &item) {
             Ok(task) => {
                 by_queue.entry(task.queue.clone()).or_default().push((index, task));
                 results.push(None);
@@ -113,34 +123,33 @@ pub async fn submit_batch(
             Err(e) => results.push(Some(ItemResult::error(e))),
         }
     }
-    // A queue whose script call fails gets per-item 503s: the other queues' items were
-    // stored, and a whole-request error would make clients resubmit them. Only when
-    // nothing at all was stored is the Redis failure the answer to the request.
+    // Every queue's items go out at once, each queue in one call, all under one deadline.
+    // A queue whose call fails gets per-item answers (503 not stored, 504 unknown): the
+    // other queues' items were stored, and a whole-request error would make clients
+    // resubmit them. Only when no item may have been stored is the failure the answer.
+    let stores = by_queue.into_iter().map(|(queue, items)| store(&state, queue, items, deadline));
     let mut failure = None;
-    for (queue, items) in by_queue {
-        if let Err(e) = store(&state, &queue, items, &mut results).await {
-            failure = Some(e);
+    for (stored, error) in futures_util::future::join_all(stores).await {
+        for (index, result) in stored {
+            results[index] = Some(result);
         }
-    }
-    let stored_any = results.iter().flatten().any(|r| r.status == 202 || r.status == 200);
-    match (failure, stored_any) {
-        (Some(e), false) => return Err(e.into()),
-        (Some(e), true) => ApiError::from(e).log_cause(),
-        (None, _) => {}
+        failure = failure.or(error);
     }
     let results: Vec<ItemResult> = results.into_iter().flatten().collect();
-    let accepted = results.iter().filter(|r| r.status == 202).count();
-    let rejected = results.len() - accepted;
-    Ok(Json(BatchResponse { accepted, rejected, results }))
+    let maybe_stored = results.iter().any(|r| matches!(r.status, 200 | 202 | 504));
+    match (failure, maybe_stored) {
+        (Some(e), false) => return Err(e),
+        (Some(e), true) => e.log_cause(),
+        (None, _) => {}
+    }
+    let count = |status: u16| results.iter().filter(|r| r.status == status).count();
+    let (accepted, replayed) = (count(202), count(200));
+    let rejected = results.len() - accepted - replayed;
+    Ok(Json(BatchResponse { accepted, replayed, rejected, results }))
 }
 
-/// Reads the body (an object: serde would also read the struct from an array).
-fn parse_batch(body: Map<String, Value>) -> Result<BatchRequest, ApiError> {
-    from_value(Value::Object(body), "")
-}
-
-fn parse_item(state: &AppState, index: usize, item: Value) -> Result<NewTask, ApiError> {
-    let request = parse_request(item, &format!("tasks[{index}]."))?;
+fn parse_item(state: &AppState, index: usize, item: &RawValue) -> Result<NewTask, ApiError> {
+    let request = parse_request(item.get(), &format!("tasks[{index}]."))?;
     validate(state, request).map_err(|e| match e {
         ApiError::Invalid(f) => {
             FieldError::new(format!("tasks[{index}].{}", f.field), f.message).into()
@@ -149,40 +158,42 @@ fn parse_item(state: &AppState, index: usize, item: Value) -> Result<NewTask, Ap
     })
 }
 
+/// Stores one queue's items: each item's result, and the call's error when it failed.
 async fn store(
     state: &AppState,
-    queue: &QueueName,
+    queue: QueueName,
     items: Vec<(usize, NewTask)>,
-    results: &mut [Option<ItemResult>],
-) -> Result<(), QueueError> {
-    let (indexes, tasks): (Vec<usize>, Vec<NewTask>) = items.into_iter().unzip();
-    let kinds: Vec<String> = tasks.iter().map(|t| t.kind.as_str().to_owned()).collect();
-    let outcomes = match state.queue.enqueue_in_queue(queue, tasks).await {
+    deadline: Instant,
+) -> (Vec<(usize, ItemResult)>, Option<ApiError>) {
+    let indexes: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
+    let ids: Vec<TaskId> = items.iter().map(|(_, t)| t.id.clone()).collect();
+    let kinds: Vec<String> = items.iter().map(|(_, t)| t.kind.as_str().to_owned()).collect();
+    let tasks = items.into_iter().map(|(_, t)| t).collect();
+    let outcomes = match state.queue.enqueue_in_queue(&queue, tasks, deadline).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
-            for index in indexes {
-                results[index] = Some(ItemResult::error(ApiError::from(e.clone())));
-            }
-            return Err(e);
+            let failed = indexes
+                .into_iter()
+                .zip(&ids)
+                .map(|(index, id)| (index, ItemResult::error(ApiError::from(e.clone()).about(id))))
+                .collect();
+            return (failed, Some(ApiError::from(e)));
         }
     };
+    let mut stored = Vec::with_capacity(outcomes.len());
     for ((index, kind), outcome) in indexes.into_iter().zip(kinds).zip(outcomes) {
-        results[index] = Some(match outcome {
+        let result = match outcome {
             Ok(Enqueued::Created(record)) => {
                 state.metrics.submitted.with_label_values(&[queue.as_str(), &kind]).inc();
-                ItemResult {
-                    status: 202,
-                    id: Some(record.id.to_string()),
-                    state: Some(record.state),
-                    problem: None,
-                }
+                ItemResult::new(202, &record.id, Some(record.state))
             }
             Ok(Enqueued::Replayed(id)) => {
                 let current = state.queue.get(&id).await.ok().flatten().map(|r| r.state);
-                ItemResult { status: 200, id: Some(id.to_string()), state: current, problem: None }
+                ItemResult::new(200, &id, current)
             }
             Err(e) => ItemResult::error(e.into()),
-        });
+        };
+        stored.push((index, result));
     }
-    Ok(())
+    (stored, None)
 }

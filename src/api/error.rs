@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::queue::QueueError;
-use crate::task::FieldError;
+use crate::task::{FieldError, TaskId};
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +44,36 @@ pub enum ApiError {
     /// 429: the queue is at `TTP_MAX_QUEUE_LENGTH`.
     #[error("{0}")]
     QueueFull(String),
-    /// 503: out of memory, or the process is shutting down.
-    #[error("{0}")]
-    Unavailable(String),
-    /// 503: Redis unreachable or too slow; the cause is logged when the answer is made.
-    #[error("the task store (Redis) is unavailable; retry later")]
+    /// 503, nothing stored: the process is shutting down.
+    #[error("the server is shutting down; retry on another instance or later")]
+    ShuttingDown,
+    /// 503, nothing stored: Redis is at its memory limit.
+    #[error("Redis is out of memory and refuses writes (raise maxmemory or free memory)")]
+    StoreFull,
+    /// 503, nothing stored: the in-flight body budget is spent.
+    #[error("too many large request bodies in flight (TTP_MAX_INFLIGHT_BODY_BYTES); retry later")]
+    Busy,
+    /// 503: the whole request took longer than `TTP_REQUEST_TIMEOUT_MS`.
+    #[error("the request took longer than {0} ms (TTP_REQUEST_TIMEOUT_MS); retry later")]
+    RequestDeadline(u128),
+    /// 503, nothing stored: Redis unreachable or refusing; the cause is logged when the
+    /// answer is made.
+    #[error("the task store (Redis) is unavailable; nothing was changed; retry later")]
     StoreUnavailable(QueueError),
+    /// 504: ttp sent a write but Redis did not confirm it in time: it may or may not
+    /// have been applied. With the id of the task it concerns, when there is one.
+    #[error(
+        "Redis did not confirm the write within the deadline: it may or may not have been applied; read the task, or retry with the same idempotency key"
+    )]
+    OutcomeUnknown {
+        /// The cause, logged once.
+        cause: QueueError,
+        /// The task the write concerns.
+        task: Option<TaskId>,
+    },
+    /// 408: the client did not send its body in time.
+    #[error("the request body did not arrive within TTP_HTTP_BODY_TIMEOUT_MS")]
+    BodyTimeout,
     /// 500: a bug or data ttp did not write.
     #[error("internal error")]
     Internal(String),
@@ -81,6 +105,10 @@ pub struct Problem {
     /// validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The task an `outcome-unknown` (504) answer concerns: read it to learn whether the
+    /// write was applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
 }
 
 impl ApiError {
@@ -94,11 +122,33 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue-full"),
-            Self::Unavailable(_) | Self::StoreUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
+            Self::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting-down"),
+            Self::StoreFull => (StatusCode::SERVICE_UNAVAILABLE, "store-out-of-memory"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::RequestDeadline(_) => (StatusCode::SERVICE_UNAVAILABLE, "request-deadline"),
+            Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store-unavailable"),
+            Self::OutcomeUnknown { .. } => (StatusCode::GATEWAY_TIMEOUT, "outcome-unknown"),
+            Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body-timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        }
+    }
+
+    /// The task an outcome-unknown answer concerns.
+    pub fn task(&self) -> Option<&TaskId> {
+        match self {
+            Self::OutcomeUnknown { task, .. } => task.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// This error, about the task `id` (an outcome-unknown answer then names it).
+    pub fn about(self, id: &TaskId) -> Self {
+        match self {
+            Self::OutcomeUnknown { cause, .. } => {
+                Self::OutcomeUnknown { cause, task: Some(id.clone()) }
+            }
+            other => other,
         }
     }
 
@@ -122,10 +172,14 @@ impl From<QueueError> for ApiError {
         match error {
             QueueError::Full { .. } => Self::QueueFull(error.to_string()),
             QueueError::IdempotencyConflict { .. } => Self::Conflict(error.to_string()),
-            QueueError::OutOfMemory => Self::Unavailable(error.to_string()),
-            QueueError::Unavailable(_) | QueueError::Timeout(_) | QueueError::Lost(_) => {
-                Self::StoreUnavailable(error)
+            QueueError::TooManyQueues { .. } => {
+                Self::Invalid(FieldError::new("queue", error.to_string()))
             }
+            QueueError::OutOfMemory => Self::StoreFull,
+            QueueError::Timeout(_) | QueueError::Lost(_) => {
+                Self::OutcomeUnknown { cause: error, task: None }
+            }
+            QueueError::Unavailable(_) => Self::StoreUnavailable(error),
             QueueError::Corrupt(_) => Self::Internal(error.to_string()),
         }
     }
@@ -145,6 +199,7 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             field: self.field().map(str::to_owned),
+            task_id: self.task().map(ToString::to_string),
         };
         (status, serde_json::to_value(problem).unwrap_or_default())
     }
@@ -156,6 +211,9 @@ impl ApiError {
         match self {
             Self::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
             Self::StoreUnavailable(cause) => tracing::warn!(error = %cause, "Redis call failed"),
+            Self::OutcomeUnknown { cause, task } => {
+                tracing::warn!(error = %cause, task = ?task.as_ref().map(TaskId::as_str), "Redis did not confirm a write");
+            }
             _ => {}
         }
     }
@@ -165,6 +223,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log_cause();
         let (status, problem) = self.problem();
+        let task = self.task().cloned();
         let mut response = (status, problem.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
@@ -173,6 +232,11 @@ impl IntoResponse for ApiError {
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(location) =
+            task.and_then(|id| HeaderValue::from_str(&format!("/tasks/{id}")).ok())
+        {
+            headers.insert(header::LOCATION, location);
         }
         response
     }

@@ -6,9 +6,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::error::ApiError;
+use super::unique_keys;
 
 /// `Json<T>` with problem-details rejections naming the offending field.
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,8 +46,18 @@ fn is_json(headers: &HeaderMap) -> bool {
         || essence.strip_prefix("application/").is_some_and(|sub| sub.ends_with("+json"))
 }
 
-/// Parses JSON text as `T`; errors name the offending field below `prefix`.
+/// Parses JSON text as `T` (a JSON object with no key given twice anywhere inside);
+/// errors name the offending field below `prefix`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], prefix: &str) -> Result<T, ApiError> {
+    let field = prefix.trim_end_matches('.');
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        let what = if field.is_empty() { "the body" } else { field };
+        return Err(ApiError::BadRequest {
+            detail: format!("{what} must be a JSON object"),
+            field: (!field.is_empty()).then(|| field.to_owned()),
+        });
+    }
+    unique_keys::check(bytes).map_err(|e| bad_request(e, prefix))?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|e| bad_request(e, prefix))?;
@@ -56,11 +66,6 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], prefix: &str) -> Result<T, 
         field: None,
     })?;
     Ok(value)
-}
-
-/// Reads `T` from a JSON value (a batch item); errors name the field below `prefix`.
-pub fn from_value<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| bad_request(e, prefix))
 }
 
 /// A JSON body error: malformed text, or a value that does not fit (naming the field).
@@ -145,6 +150,10 @@ mod tests {
         );
         assert_eq!(field_of(r#"{"kind":"x""#, ""), None);
         assert_eq!(field_of(r#"{"kind":"x"} trailing"#, ""), None);
+        assert_eq!(field_of(r#"["x", 1]"#, ""), None);
+        assert_eq!(field_of(r#"{"kind":"x","kind":"y"}"#, ""), None);
+        let nested = r#"{"kind":"x","payload":{"a":[{"b":1,"b":2}]}}"#;
+        assert_eq!(field_of(nested, "").as_deref(), Some("payload.a[0]"));
     }
 
     #[test]

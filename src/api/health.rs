@@ -55,7 +55,7 @@ pub async fn healthz() -> Json<Health> {
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     if state.shutdown.is_cancelled() {
-        return Err(ApiError::Unavailable("shutting down".into()));
+        return Err(ApiError::ShuttingDown);
     }
     state.queue.probe_writable().await?;
     Ok(Json(Ready { status: "ready" }))

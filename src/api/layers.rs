@@ -76,10 +76,7 @@ pub async fn deadline(State(limit): State<Duration>, request: Request, next: Nex
         Err(_) => {
             let ms = limit.as_millis();
             tracing::warn!(timeout_ms = ms, "request timed out");
-            ApiError::Unavailable(format!(
-                "the request took longer than {ms} ms (TTP_REQUEST_TIMEOUT_MS); retry later"
-            ))
-            .into_response()
+            ApiError::RequestDeadline(ms).into_response()
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod batch;
+pub mod budget;
 pub mod coalescer;
 mod error;
 mod extract;
@@ -12,6 +13,7 @@ mod queues;
 mod submission;
 mod task_actions;
 mod tasks;
+mod unique_keys;
 mod view;
 pub mod waiters;
 
@@ -47,6 +49,13 @@ pub struct AppContext {
     pub queue: Arc<Queue>,
     /// Single submissions, coalesced into shared script calls.
     pub submissions: coalescer::Coalescer,
+    /// Memory all requests may hold at once for their bodies.
+    pub body_budget: budget::BodyBudget,
+    /// How long a submission may wait for Redis in all (`TTP_REDIS_TIMEOUT_MS` and a
+    /// small margin), however many queues and calls it involves.
+    pub submission_budget: std::time::Duration,
+    /// The queue names submissions may use.
+    pub allowed_queues: crate::config::AllowedQueues,
     /// Registered kinds (for validation at submission).
     pub registry: HandlerRegistry,
     /// Metrics handles.
@@ -59,6 +68,13 @@ pub struct AppContext {
     pub shutdown: CancellationToken,
     /// Long-poll waiters of this process.
     pub waiters: waiters::Waiters,
+}
+
+impl AppContext {
+    /// The deadline of a submission that starts now.
+    pub fn submission_deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.submission_budget
+    }
 }
 
 /// Every route, each registered with its `#[utoipa::path]` documentation.
@@ -86,10 +102,12 @@ pub fn router(state: AppState, config: &HttpSettings) -> Router {
     let metrics = Arc::new(state.metrics.clone());
     let (routes, _) = routes().split_for_parts();
     let timeout = config.request_timeout;
+    let budget = (state.body_budget.clone(), config.max_body_bytes as u64);
     let mut router = routes
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(budget, budget::reserve_body))
         .layer(Extension(openapi::Served(document.into())))
         .with_state(state);
     if !config.api_keys.is_empty() {

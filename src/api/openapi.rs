@@ -34,7 +34,7 @@ use crate::task::TaskRequest;
     ),
     components(
         schemas(Problem, TaskRequest),
-        responses(BadRequest, NotFound, Conflict, TooLarge, NotJson, Invalid, QueueFull, Internal, Unavailable)
+        responses(BadRequest, NotFound, Conflict, TooLarge, NotJson, Invalid, QueueFull, Internal, Unavailable, OutcomeUnknown, BodyTimeout)
     )
 )]
 pub struct ApiDoc;
@@ -102,14 +102,35 @@ pub struct QueueFull(pub Problem);
 #[response(content_type = "application/problem+json")]
 pub struct Internal(pub Problem);
 
-/// Redis is unreachable or out of memory, the request took longer than
-/// `TTP_REQUEST_TIMEOUT_MS`, or the process is shutting down; retry later.
+/// Nothing was stored or changed: Redis is unreachable or out of memory, too many large
+/// bodies are in flight, the request took longer than `TTP_REQUEST_TIMEOUT_MS`, or the
+/// process is shutting down; retry later (each cause has its own problem `type`).
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
-    headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))
+    headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")),
+    example = json!({"type": "urn:ttp:problem:store-unavailable", "title": "Service Unavailable", "status": 503,
+                     "detail": "the task store (Redis) is unavailable; nothing was changed; retry later"})
 )]
 pub struct Unavailable(pub Problem);
+
+/// ttp sent the write but Redis did not confirm it in time (a stall): it may or may not
+/// have been applied. For a submission the body names the task (`task_id`, also in
+/// `Location`): read it, or submit again with the same idempotency key.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Location" = String, description = "`/tasks/{id}` of the task the write concerns, when there is one.")),
+    example = json!({"type": "urn:ttp:problem:outcome-unknown", "title": "Gateway Timeout", "status": 504,
+                     "detail": "Redis did not confirm the write within the deadline: it may or may not have been applied; read the task, or retry with the same idempotency key",
+                     "task_id": "01JDX3Q9ZK8M4V2T6B7C5N1H0E.default"})
+)]
+pub struct OutcomeUnknown(pub Problem);
+
+/// The client did not send the request body within `TTP_HTTP_BODY_TIMEOUT_MS`.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub struct BodyTimeout(pub Problem);
 
 /// The serialized document, served by `GET /openapi.json`.
 #[derive(Clone)]

@@ -92,6 +92,7 @@ fn queue_name(name: &str) -> Result<QueueName, ApiError> {
         (status = 404, response = openapi::NotFound),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::OutcomeUnknown),
     )
 )]
 pub async fn pause(
@@ -117,6 +118,7 @@ pub async fn pause(
         (status = 404, response = openapi::NotFound),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::OutcomeUnknown),
     )
 )]
 pub async fn resume(

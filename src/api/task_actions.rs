@@ -60,6 +60,7 @@ async fn after(
         (status = 409, response = openapi::Conflict),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::OutcomeUnknown),
     )
 )]
 pub async fn cancel(
@@ -97,6 +98,7 @@ pub async fn cancel(
         (status = 409, response = openapi::Conflict),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::OutcomeUnknown),
     )
 )]
 pub async fn retry(

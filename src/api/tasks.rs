@@ -7,9 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
-use super::submission::{accepted, parse_request, replay, validate};
+use super::submission::{accepted, replay, validate};
 use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView, openapi};
 use crate::config::MAX_WAIT_MS;
 use crate::queue::Enqueued;
@@ -44,24 +43,27 @@ use crate::task::{FieldError, TaskId, TaskRequest};
          )),
         (status = 400, response = openapi::BadRequest),
         (status = 409, response = openapi::Conflict),
+        (status = 408, response = openapi::BodyTimeout),
         (status = 413, response = openapi::TooLarge),
         (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
         (status = 429, response = openapi::QueueFull),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
+        (status = 504, response = openapi::OutcomeUnknown),
     )
 )]
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Map<String, Value>>,
+    ApiJson(request): ApiJson<TaskRequest>,
 ) -> Result<Response, ApiError> {
-    let request = parse_request(Value::Object(body), "")?;
     let request = with_header_key(request, SubmitHeaders::read(&headers)?)?;
     let task = validate(&state, request)?;
-    let (queue, kind) = (task.queue.to_string(), task.kind.as_str().to_owned());
-    match state.submissions.submit(task).await? {
+    let (id, queue, kind) =
+        (task.id.clone(), task.queue.to_string(), task.kind.as_str().to_owned());
+    let stored = state.submissions.submit(task, state.submission_deadline()).await;
+    match stored.map_err(|e| ApiError::from(e).about(&id))? {
         Enqueued::Created(record) => {
             state.metrics.submitted.with_label_values(&[&queue, &kind]).inc();
             Ok(accepted(record))

@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::task::{State, TaskRecord};
+use crate::task::{Payload, State, TaskRecord};
 
 /// A task as clients see it. Times are RFC 3339, UTC, millisecond precision; a time
 /// that has not happened yet is `null`.
@@ -68,7 +68,8 @@ pub struct TaskView {
     #[schema(required)]
     pub error: Option<String>,
     /// The submitted payload.
-    pub payload: Value,
+    #[schema(value_type = serde_json::Value)]
+    pub payload: Payload,
 }
 
 /// Milliseconds since the epoch as RFC 3339 UTC, e.g. `2026-11-26T16:46:39.123Z`.

@@ -10,8 +10,8 @@
 mod settings;
 
 pub use settings::{
-    HttpSettings, LogSettings, MAX_WAIT_MS, QueueLimits, QueueWeight, RedisSettings, Settings,
-    WorkerSettings,
+    AllowedQueues, HttpSettings, LogSettings, MAX_WAIT_MS, QueueLimits, QueueWeight, RedisSettings,
+    Settings, WorkerSettings,
 };
 
 use std::path::Path;
@@ -82,11 +82,25 @@ pub struct Config {
     pub dead_max: u64,
     /// Retention of failed tasks in the dead-letter list (`TTP_DEAD_TTL_S`).
     pub dead_ttl_s: u64,
+    /// Most queues a deployment holds; a submission creating one more is a 422. (`TTP_MAX_QUEUES`).
+    pub max_queues: u64,
+    /// Queue names submissions may use: names or prefixes ending in *; empty: any. (`TTP_QUEUES_ALLOWED`).
+    pub queues_allowed: String,
     /// Request body limit (`TTP_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Memory all requests may hold for their bodies at once (503 beyond it). (`TTP_MAX_INFLIGHT_BODY_BYTES`).
+    pub max_inflight_body_bytes: u64,
     /// Deadline of a whole HTTP request, past which it gets a 503; must exceed the 30 s
     /// long-poll maximum plus a Redis deadline (`TTP_REQUEST_TIMEOUT_MS`).
     pub request_timeout_ms: u64,
+    /// Longest wait for a request's headers; a slower client is disconnected. (`TTP_HTTP_HEADER_TIMEOUT_MS`).
+    pub http_header_timeout_ms: u64,
+    /// Longest wait for a request's body once its headers arrived (408 past it). (`TTP_HTTP_BODY_TIMEOUT_MS`).
+    pub http_body_timeout_ms: u64,
+    /// Idle keep-alive connections are closed after this long. (`TTP_HTTP_IDLE_TIMEOUT_MS`).
+    pub http_idle_timeout_ms: u64,
+    /// Most HTTP connections open at once; more wait in the listen backlog. (`TTP_HTTP_MAX_CONNECTIONS`).
+    pub http_max_connections: usize,
     /// Origins allowed by CORS, comma-separated, `*` for any; empty turns CORS off
     /// (`TTP_CORS_ORIGINS`).
     pub cors_origins: String,
@@ -120,8 +134,15 @@ impl Default for Config {
             max_queue_length: 1_000_000,
             dead_max: 10_000,
             dead_ttl_s: 604_800,
+            max_queues: 1000,
+            queues_allowed: String::new(),
             max_body_bytes: 1_048_576,
+            max_inflight_body_bytes: 64 * 1024 * 1024,
             request_timeout_ms: 35_000,
+            http_header_timeout_ms: 10_000,
+            http_body_timeout_ms: 30_000,
+            http_idle_timeout_ms: 60_000,
+            http_max_connections: 10_000,
             cors_origins: String::new(),
             api_keys: String::new(),
             shutdown_grace_ms: 30_000,

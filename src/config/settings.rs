@@ -28,6 +28,8 @@ pub struct Settings {
     pub tasks: TaskDefaults,
     /// Logging.
     pub logging: LogSettings,
+    /// The queue names submissions may use.
+    pub allowed_queues: AllowedQueues,
 }
 
 /// The HTTP server's settings.
@@ -43,6 +45,16 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     /// Full-access API keys; empty: the API is open.
     pub api_keys: Vec<String>,
+    /// Longest wait for a request's headers.
+    pub header_timeout: Duration,
+    /// Longest wait for a request's body once its headers arrived.
+    pub body_timeout: Duration,
+    /// How long a kept-alive connection may sit idle.
+    pub idle_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Memory all requests may hold for their bodies at once.
+    pub max_inflight_body_bytes: u64,
 }
 
 /// How to reach Redis.
@@ -67,6 +79,8 @@ pub struct QueueLimits {
     pub dead_max: u64,
     /// Dead-letter retention, s.
     pub dead_ttl_s: u64,
+    /// Most queues the deployment holds.
+    pub max_queues: u64,
 }
 
 /// A served queue and its weight (its share of claims when several have work).
@@ -97,6 +111,22 @@ impl WorkerSettings {
     /// The names of the served queues.
     pub fn queue_names(&self) -> Vec<QueueName> {
         self.queues.iter().map(|q| q.name.clone()).collect()
+    }
+}
+
+/// The queue names submissions may use: exact names and prefixes (`reports-*`); empty
+/// allows any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedQueues(Vec<String>);
+
+impl AllowedQueues {
+    /// Whether `queue` may receive submissions.
+    pub fn allows(&self, queue: &QueueName) -> bool {
+        self.0.is_empty()
+            || self.0.iter().any(|rule| match rule.strip_suffix('*') {
+                Some(prefix) => queue.as_str().starts_with(prefix),
+                None => rule == queue.as_str(),
+            })
     }
 }
 
@@ -136,7 +166,8 @@ impl Config {
         let tasks = self.task_defaults()?;
         let http = self.http_settings(redis.timeout)?;
         let logging = self.log_settings()?;
-        Ok(Settings { http, redis, limits, worker, tasks, logging })
+        let allowed_queues = self.allowed_queues()?;
+        Ok(Settings { http, redis, limits, worker, tasks, logging, allowed_queues })
     }
 
     fn redis_settings(&self) -> Result<RedisSettings, ConfigError> {
@@ -182,7 +213,23 @@ impl Config {
             max_queue_length: in_range("TTP_MAX_QUEUE_LENGTH", self.max_queue_length, 1, 1 << 40)?,
             dead_max: in_range("TTP_DEAD_MAX", self.dead_max, 1, 1 << 32)?,
             dead_ttl_s: in_range("TTP_DEAD_TTL_S", self.dead_ttl_s, 1, 366 * 86_400)?,
+            max_queues: in_range("TTP_MAX_QUEUES", self.max_queues, 1, 100_000)?,
         })
+    }
+
+    fn allowed_queues(&self) -> Result<AllowedQueues, ConfigError> {
+        let rules = list(&self.queues_allowed);
+        for rule in &rules {
+            let name = rule.strip_suffix('*').unwrap_or(rule);
+            let ok = name.is_empty() && rule == "*" || QueueName::parse(name).is_ok();
+            if !ok {
+                return invalid(
+                    "TTP_QUEUES_ALLOWED",
+                    format!("{rule:?} is not a queue name or a prefix ending in *"),
+                );
+            }
+        }
+        Ok(AllowedQueues(rules))
     }
 
     fn worker_settings(&self) -> Result<WorkerSettings, ConfigError> {
@@ -253,8 +300,46 @@ impl Config {
                 format!("{origin:?} is not an origin like https://app.example.com or *"),
             );
         }
-        let request_timeout = Duration::from_millis(timeout_ms);
-        Ok(HttpSettings { listen, max_body_bytes, request_timeout, cors_origins, api_keys })
+        let ms = |setting, value, min, max| {
+            in_range(setting, value, min, max).map(Duration::from_millis)
+        };
+        Ok(HttpSettings {
+            listen,
+            max_body_bytes,
+            request_timeout: Duration::from_millis(timeout_ms),
+            cors_origins,
+            api_keys,
+            header_timeout: ms(
+                "TTP_HTTP_HEADER_TIMEOUT_MS",
+                self.http_header_timeout_ms,
+                100,
+                3_600_000,
+            )?,
+            body_timeout: ms(
+                "TTP_HTTP_BODY_TIMEOUT_MS",
+                self.http_body_timeout_ms,
+                100,
+                3_600_000,
+            )?,
+            idle_timeout: ms(
+                "TTP_HTTP_IDLE_TIMEOUT_MS",
+                self.http_idle_timeout_ms,
+                100,
+                3_600_000,
+            )?,
+            max_connections: in_range(
+                "TTP_HTTP_MAX_CONNECTIONS",
+                self.http_max_connections as u64,
+                1,
+                1_000_000,
+            )? as usize,
+            max_inflight_body_bytes: in_range(
+                "TTP_MAX_INFLIGHT_BODY_BYTES",
+                self.max_inflight_body_bytes,
+                self.max_body_bytes as u64,
+                1 << 40,
+            )?,
+        })
     }
 
     fn log_settings(&self) -> Result<LogSettings, ConfigError> {

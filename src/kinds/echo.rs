@@ -12,6 +12,10 @@ use super::{Handler, HandlerFuture, PayloadSchema, TaskContext};
 pub struct Echo;
 
 impl Handler for Echo {
+    fn validates_payloads(&self) -> bool {
+        false
+    }
+
     fn payload_schema(&self) -> PayloadSchema {
         PayloadSchema::optional(json!({"description": "Any JSON; returned as the result."}))
     }

@@ -57,6 +57,12 @@ pub trait Handler: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether [`Handler::validate`] looks at payloads; a kind that takes any payload
+    /// says `false`, which spares building a tree of each payload at submission.
+    fn validates_payloads(&self) -> bool {
+        true
+    }
+
     /// The JSON Schema of the payloads [`Handler::validate`] accepts, for the OpenAPI
     /// document and `GET /kinds`. The default says "any JSON".
     fn payload_schema(&self) -> PayloadSchema {

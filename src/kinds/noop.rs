@@ -12,6 +12,10 @@ use super::{Handler, HandlerFuture, PayloadSchema, TaskContext};
 pub struct Noop;
 
 impl Handler for Noop {
+    fn validates_payloads(&self) -> bool {
+        false
+    }
+
     fn payload_schema(&self) -> PayloadSchema {
         PayloadSchema::optional(json!({"description": "Any JSON; ignored. Returns null."}))
     }

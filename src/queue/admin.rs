@@ -110,7 +110,7 @@ impl Queue {
         let (max, skip) = at.map_or(("+inf".to_owned(), 0), |(max, skip)| (max.to_string(), skip));
         let rows: Vec<(String, i64)> = self
             .redis
-            .call(|mut c| async move {
+            .read(|mut c| async move {
                 redis::cmd("ZREVRANGEBYSCORE")
                     .arg(key)
                     .arg(max)

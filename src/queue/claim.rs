@@ -131,7 +131,7 @@ impl Queue {
             let hashes = &hashes;
             rows = self
                 .redis
-                .call(|mut c| async move {
+                .read(|mut c| async move {
                     let mut pipe = redis::pipe();
                     for hash in hashes {
                         pipe.cmd("HMGET").arg(hash).arg(&ClaimFields::NAMES);

@@ -74,16 +74,49 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
+        self.call_until(self.deadline(), op).await
+    }
+
+    /// Runs a read-only `op` within the deadline: a read that got no answer changed
+    /// nothing, so every failure is "unavailable", never "outcome unknown".
+    pub(super) async fn read<T, F, Fut>(&self, op: F) -> Result<T, QueueError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        self.call(op).await.map_err(|e| match e {
+            QueueError::Timeout(_) | QueueError::Lost(_) => QueueError::Unavailable(e.to_string()),
+            other => other,
+        })
+    }
+
+    /// Runs `op` on one of the shared connections, answering by `deadline` (a request's
+    /// whole budget, which may be shorter than the usual deadline).
+    pub(super) async fn call_until<T, F, Fut>(
+        &self,
+        deadline: tokio::time::Instant,
+        op: F,
+    ) -> Result<T, QueueError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len();
         let conn = self.shared[index].clone();
-        let result = match tokio::time::timeout(self.deadline, op(conn)).await {
+        let waited = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let result = match tokio::time::timeout_at(deadline, op(conn)).await {
             Ok(result) => result.map_err(QueueError::from),
-            Err(_) => Err(QueueError::Timeout(self.deadline.as_millis() as u64)),
+            Err(_) => Err(QueueError::Timeout(waited.as_millis() as u64)),
         };
         if result.is_err() {
             self.errors.inc();
         }
         result
+    }
+
+    /// The deadline of a call sent now.
+    pub(super) fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.deadline
     }
 
     /// Opens a dedicated connection for blocking commands.

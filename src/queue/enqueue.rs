@@ -1,8 +1,13 @@
 //! Submission: new tasks into a queue's pending or scheduled set, one script call per
 //! queue however many tasks the call carries. Idempotency keys are checked and set in
 //! the same script, so two concurrent submissions with one key create one task.
+//!
+//! A store is idempotent by its task ids (chosen before it is sent): when the connection
+//! breaks with the call in flight it is sent again within the request's deadline, and a
+//! copy that arrives after the first answers "stored already". When no answer comes by
+//! the deadline the caller learns that the outcome is unknown, never "not stored".
 
-use redis::AsyncCommands;
+use tokio::time::Instant;
 
 use super::replies::EnqueueCode;
 use super::{Queue, QueueError};
@@ -18,85 +23,78 @@ pub enum Enqueued {
 }
 
 impl Queue {
-    /// Stores tasks of one queue in one script call; one result per task, in order:
-    /// `Full` when the queue is at its limit, `IdempotencyConflict` when a key was used
-    /// with a different request.
+    /// Stores tasks of one queue in one script call, answering by `deadline`; one result
+    /// per task, in order: `Full` when the queue is at its limit, `IdempotencyConflict`
+    /// when a key was used with a different request. A whole-call error says whether the
+    /// tasks may have been stored ([`QueueError::outcome_unknown`]).
     pub async fn enqueue_in_queue(
         &self,
         queue: &QueueName,
         tasks: Vec<NewTask>,
+        deadline: Instant,
     ) -> Result<Vec<Result<Enqueued, QueueError>>, QueueError> {
-        self.remember_queue(queue).await;
-        let now = now_ms();
-        let ids: Vec<TaskId> = tasks.iter().map(|_| TaskId::generate(queue)).collect();
+        self.register(queue, deadline).await?;
         let mut call = self.scripts.enqueue.prepare_invoke();
         call.key(self.keys.pending(queue))
             .key(self.keys.scheduled(queue))
             .key(self.keys.seq(queue))
             .key(self.keys.wake(queue))
             .key(self.keys.timer(queue))
-            .arg(now)
+            .arg(now_ms())
             .arg(self.limits.max_queue_length)
             .arg(tasks.len());
-        for (id, task) in ids.iter().zip(&tasks) {
-            let hash = self.keys.task(id);
-            let idem = match &task.idempotency_key {
-                Some(key) => self.keys.idempotency(queue, key),
-                None => hash.clone(),
-            };
-            call.key(hash)
-                .key(idem)
-                .arg(id.as_str())
-                .arg(task.priority.get())
-                .arg(task.run_at_ms.unwrap_or(0))
-                .arg(task.kind.as_str())
-                .arg(task.payload.to_string())
-                .arg(task.max_attempts)
-                .arg(task.timeout_ms)
-                .arg(task.result_ttl_s)
-                .arg(u8::from(task.idempotency_key.is_some()))
-                .arg(&task.fingerprint)
-                .arg(task.created_at_ms);
+        for task in &tasks {
+            self.add_task(&mut call, queue, task);
         }
-        let replies: Vec<(i64, String)> =
-            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
+        let replies = loop {
+            let sent = self.redis.call_until(deadline, |mut c| {
+                let call = &call;
+                async move { call.invoke_async::<Vec<(i64, String)>>(&mut c).await }
+            });
+            match sent.await {
+                // Sent, but the connection broke: safe to send again while time is left.
+                Err(QueueError::Lost(_)) if Instant::now() < deadline => continue,
+                other => break other?,
+            }
+        };
         if replies.len() != tasks.len() {
             return Err(QueueError::Corrupt(
                 "enqueue answered for the wrong number of tasks".into(),
             ));
         }
         let limit = self.limits.max_queue_length;
-        Ok(ids
+        Ok(tasks
             .into_iter()
-            .zip(tasks)
             .zip(replies)
-            .map(|((id, task), (code, other))| outcome(id, task, code, &other, queue, limit))
+            .map(|(task, (code, other))| outcome(task, code, &other, queue, limit))
             .collect())
     }
 
-    /// Adds `queue` to the set of known queues, once per process.
-    async fn remember_queue(&self, queue: &QueueName) {
-        let first_time =
-            self.known_queues.lock().map(|mut known| known.insert(queue.clone())).unwrap_or(false);
-        if first_time {
-            let key = self.keys.queues();
-            let name = queue.to_string();
-            let added =
-                self.redis.call(|mut c| async move { c.sadd::<_, _, ()>(key, name).await }).await;
-            if added.is_err() {
-                // Try again on the next submission.
-                if let Ok(mut known) = self.known_queues.lock() {
-                    known.remove(queue);
-                }
-            }
-        }
+    fn add_task(&self, call: &mut redis::ScriptInvocation<'_>, queue: &QueueName, task: &NewTask) {
+        let hash = self.keys.task(&task.id);
+        let idem = match &task.idempotency_key {
+            Some(key) => self.keys.idempotency(queue, key),
+            None => hash.clone(),
+        };
+        call.key(hash)
+            .key(idem)
+            .arg(task.id.as_str())
+            .arg(task.priority.get())
+            .arg(task.run_at_ms.unwrap_or(0))
+            .arg(task.kind.as_str())
+            .arg(task.payload.as_str())
+            .arg(task.max_attempts)
+            .arg(task.timeout_ms)
+            .arg(task.result_ttl_s)
+            .arg(u8::from(task.fingerprint.is_some()))
+            .arg(task.fingerprint.as_deref().unwrap_or_default())
+            .arg(task.created_at_ms);
     }
 }
 
 /// One task's answer from `enqueue.lua`: its code, and the id it names (its own, or the
 /// earlier task an idempotency key belongs to).
 fn outcome(
-    id: TaskId,
     task: NewTask,
     code: i64,
     other: &str,
@@ -105,18 +103,25 @@ fn outcome(
 ) -> Result<Enqueued, QueueError> {
     let other =
         || TaskId::parse(other).ok_or_else(|| QueueError::Corrupt(format!("bad id {other:?}")));
+    let waiting = |task: &NewTask| {
+        if task.run_at_ms.is_some() { State::Scheduled } else { State::Queued }
+    };
     match EnqueueCode::from_reply(code)? {
-        EnqueueCode::Queued => Ok(Enqueued::Created(record(id, task, State::Queued))),
-        EnqueueCode::Scheduled => Ok(Enqueued::Created(record(id, task, State::Scheduled))),
+        EnqueueCode::Queued => Ok(Enqueued::Created(record(task, State::Queued))),
+        EnqueueCode::Scheduled => Ok(Enqueued::Created(record(task, State::Scheduled))),
+        EnqueueCode::Stored => {
+            let state = waiting(&task);
+            Ok(Enqueued::Created(record(task, state)))
+        }
         EnqueueCode::Replayed => Ok(Enqueued::Replayed(other()?)),
         EnqueueCode::Conflict => Err(QueueError::IdempotencyConflict { existing: other()? }),
         EnqueueCode::Rejected => Err(QueueError::Full { queue: queue.clone(), limit }),
     }
 }
 
-fn record(id: TaskId, task: NewTask, state: State) -> TaskRecord {
+fn record(task: NewTask, state: State) -> TaskRecord {
     TaskRecord {
-        id,
+        id: task.id,
         kind: task.kind.as_str().to_owned(),
         state,
         priority: task.priority,

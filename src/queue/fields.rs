@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::task::{Priority, State, TaskId, TaskRecord};
+use crate::task::{Payload, Priority, State, TaskId, TaskRecord};
 
 use super::{LeaseToken, QueueError};
 
@@ -130,7 +130,12 @@ impl RecordFields {
             finished_at_ms: row.int(FINISHED_MS),
             result: row.json(RESULT)?,
             error: row.map.get(ERROR).cloned(),
-            payload: row.json(PAYLOAD)?.unwrap_or(serde_json::Value::Null),
+            payload: match row.map.get(PAYLOAD) {
+                Some(text) => {
+                    Payload::from_stored(text.clone()).ok_or_else(|| row.corrupt(PAYLOAD))?
+                }
+                None => Payload::null(),
+            },
         }))
     }
 }

@@ -51,7 +51,7 @@ impl Queue {
     ) -> Result<(Vec<TaskId>, Option<i64>), QueueError> {
         let (due, next): (Vec<String>, Vec<(String, f64)>) = self
             .redis
-            .call(|mut c| async move {
+            .read(|mut c| async move {
                 redis::pipe()
                     .zrangebyscore_limit(&key, "-inf", now, 0, PASS_LIMIT)
                     .zrange_withscores(&key, 0, 0)
@@ -98,7 +98,7 @@ impl Queue {
         type Pair = (Vec<Option<String>>, Option<String>);
         let rows: Vec<Pair> = self
             .redis
-            .call(|mut c| async move {
+            .read(|mut c| async move {
                 let mut pipe = redis::pipe();
                 for (hash, id) in hashes.iter().zip(&id_texts) {
                     pipe.cmd("HMGET").arg(hash).arg(&LeaseFields::NAMES);

@@ -31,6 +31,7 @@ mod fields;
 mod keys;
 mod maintenance;
 mod read;
+mod registry;
 mod replies;
 mod scripts;
 mod settle;
@@ -52,7 +53,7 @@ pub use token::LeaseToken;
 pub use wakeup::{WaitFor, Waiter};
 pub use watch::FinishedTasks;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::config::{QueueLimits, RedisSettings};
@@ -82,6 +83,12 @@ pub enum QueueError {
         /// The queue.
         queue: QueueName,
         /// Its configured limit.
+        limit: u64,
+    },
+    /// The deployment holds `TTP_MAX_QUEUES` queues; a new one is refused.
+    #[error("the deployment holds {limit} queues (TTP_MAX_QUEUES); submit to an existing queue")]
+    TooManyQueues {
+        /// The limit.
         limit: u64,
     },
     /// The idempotency key was used with a different request.
@@ -124,7 +131,7 @@ pub struct Queue {
     keys: Keys,
     scripts: Scripts,
     limits: QueueLimits,
-    known_queues: Mutex<HashSet<QueueName>>,
+    registered: Mutex<HashMap<QueueName, tokio::time::Instant>>,
 }
 
 impl Queue {
@@ -140,7 +147,7 @@ impl Queue {
             keys: Keys::new(&redis.key_prefix),
             scripts: Scripts::new(),
             limits,
-            known_queues: Mutex::new(HashSet::new()),
+            registered: Mutex::new(HashMap::new()),
         })
     }
 
@@ -156,7 +163,7 @@ impl Queue {
         let key = self.keys.probe();
         let memory: String = self
             .redis
-            .call(|mut c| async move {
+            .read(|mut c| async move {
                 let (_, memory): ((), String) = redis::pipe()
                     .cmd("SET")
                     .arg(key)

@@ -1,7 +1,5 @@
 //! Reads: one task's record and per-queue counts.
 
-use redis::AsyncCommands;
-
 use super::fields::{ClaimEntry, RecordFields};
 use super::{Queue, QueueError};
 use crate::task::{QueueName, State, TaskId, TaskRecord};
@@ -30,7 +28,7 @@ impl Queue {
         let member = id.to_string();
         let (lease, claim, values): (Option<f64>, Option<String>, Vec<Option<String>>) = self
             .redis
-            .call(|mut c| async move {
+            .read(|mut c| async move {
                 // Lease first, hash last: a settlement that lands between the reads then
                 // shows its outcome, never a finished task as `queued`. (MULTI would make
                 // the reads atomic but Redis refuses it at maxmemory, when reads must work.)
@@ -62,37 +60,49 @@ impl Queue {
 
     /// Counts of `queue`.
     pub async fn stats(&self, queue: &QueueName) -> Result<QueueStats, QueueError> {
-        let keys = [
-            self.keys.pending(queue),
-            self.keys.scheduled(queue),
-            self.keys.leased(queue),
-            self.keys.dead(queue),
-        ];
-        let paused = self.keys.paused(queue);
-        let (queued, scheduled, running, failed, paused): (u64, u64, u64, u64, bool) = self
-            .redis
-            .call(|mut c| async move {
-                redis::pipe()
-                    .zcard(&keys[0])
-                    .zcard(&keys[1])
-                    .zcard(&keys[2])
-                    .zcard(&keys[3])
-                    .exists(&paused)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        Ok(QueueStats { queued, scheduled, running, failed, paused })
+        let mut all = self.stats_many(std::slice::from_ref(queue)).await?;
+        all.pop().ok_or_else(|| QueueError::Corrupt("no stats for the queue".into()))
     }
 
-    /// Every queue that has received a task, sorted.
-    pub async fn known_queues(&self) -> Result<Vec<QueueName>, QueueError> {
-        let key = self.keys.queues();
-        let names: Vec<String> =
-            self.redis.call(|mut c| async move { c.smembers(key).await }).await?;
-        let mut queues: Vec<QueueName> =
-            names.iter().filter_map(|n| QueueName::parse(n).ok()).collect();
-        queues.sort();
-        Ok(queues)
+    /// Counts of every queue in `queues`, in order, read in one pipelined round trip.
+    pub async fn stats_many(&self, queues: &[QueueName]) -> Result<Vec<QueueStats>, QueueError> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for queue in queues {
+            self.add_stats(&mut pipe, queue);
+        }
+        let pipe = &pipe;
+        let flat: Vec<u64> =
+            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        Ok(flat.chunks(5).map(stats_of).collect())
     }
+
+    /// Counts of `queue` and its sequence counter (moved by every submission).
+    pub(super) async fn activity(
+        &self,
+        queue: &QueueName,
+    ) -> Result<(QueueStats, u64), QueueError> {
+        let mut pipe = redis::pipe();
+        self.add_stats(&mut pipe, queue);
+        pipe.cmd("GET").arg(self.keys.seq(queue));
+        let pipe = &pipe;
+        let (a, b, c, d, e, seq): (u64, u64, u64, u64, u64, Option<u64>) =
+            self.redis.read(|mut conn| async move { pipe.query_async(&mut conn).await }).await?;
+        Ok((stats_of(&[a, b, c, d, e]), seq.unwrap_or(0)))
+    }
+
+    fn add_stats(&self, pipe: &mut redis::Pipeline, queue: &QueueName) {
+        pipe.zcard(self.keys.pending(queue))
+            .zcard(self.keys.scheduled(queue))
+            .zcard(self.keys.leased(queue))
+            .zcard(self.keys.dead(queue))
+            .exists(self.keys.paused(queue));
+    }
+}
+
+fn stats_of(counts: &[u64]) -> QueueStats {
+    let at = |i: usize| counts.get(i).copied().unwrap_or(0);
+    QueueStats { queued: at(0), scheduled: at(1), running: at(2), failed: at(3), paused: at(4) > 0 }
 }

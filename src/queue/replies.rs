@@ -16,6 +16,8 @@ pub enum EnqueueCode {
     Replayed,
     /// The idempotency key belongs to a task with a different request.
     Conflict,
+    /// Stored by an earlier send of the same call (whose reply was lost).
+    Stored,
 }
 
 impl EnqueueCode {
@@ -27,6 +29,7 @@ impl EnqueueCode {
             2 => Self::Scheduled,
             3 => Self::Replayed,
             4 => Self::Conflict,
+            5 => Self::Stored,
             other => return Err(unknown("enqueue", other)),
         })
     }

@@ -32,6 +32,8 @@ pub struct Scripts {
     pub revive: Script,
     /// A paused queue restarted.
     pub resume: Script,
+    /// A queue added to the deployment's set, within its limit.
+    pub register: Script,
 }
 
 impl Scripts {
@@ -46,6 +48,7 @@ impl Scripts {
             cancel: load(include_str!("lua/cancel.lua")),
             revive: load(include_str!("lua/revive.lua")),
             resume: load(include_str!("lua/resume.lua")),
+            register: load(include_str!("lua/register.lua")),
         }
     }
 }

@@ -6,8 +6,10 @@
 
 mod error;
 mod id;
+mod integral;
 mod names;
 mod new_task;
+mod payload;
 mod record;
 mod retry;
 mod state;
@@ -16,6 +18,7 @@ pub use error::TaskError;
 pub use id::TaskId;
 pub use names::{FieldError, Kind, Priority, QueueName};
 pub use new_task::{NewTask, TaskDefaults, TaskRequest};
+pub use payload::Payload;
 pub use record::TaskRecord;
 pub use retry::{Next, RetryPolicy};
 pub use state::State;

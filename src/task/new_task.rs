@@ -5,9 +5,8 @@
 //! applies the defaults and the rules.
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{FieldError, Kind, Priority, QueueName};
+use super::{FieldError, Kind, Payload, Priority, QueueName, TaskId, integral};
 
 /// The longest a delay may be: one year.
 const MAX_DELAY_MS: i64 = 366 * 24 * 3600 * 1000;
@@ -37,16 +36,19 @@ pub struct TaskRequest {
     pub kind: String,
     /// Any JSON (absent means `null`); validated by the kind's handler at submission.
     #[serde(default)]
-    pub payload: Value,
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub payload: Option<Payload>,
     /// Queue name, `[a-z0-9_-]{1,64}`; `default` when absent.
     #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub queue: Option<String>,
     /// 0..=9, higher runs first; FIFO among equal priorities; 5 when absent.
     #[schema(minimum = 0, maximum = 9)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub priority: Option<i64>,
     /// Run no earlier than this many milliseconds from now (at most one year); not
     /// together with `run_at`.
     #[schema(minimum = 0, maximum = 31622400000i64)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub delay_ms: Option<i64>,
     /// Run no earlier than this RFC 3339 time (a past time means now); not together with
     /// `delay_ms`.
@@ -54,14 +56,17 @@ pub struct TaskRequest {
     pub run_at: Option<String>,
     /// Attempts in total, 1..=100; `TTP_MAX_ATTEMPTS` when absent.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub max_attempts: Option<i64>,
     /// Per-attempt timeout in milliseconds, at most one day; `TTP_TASK_TIMEOUT_MS` when
     /// absent. Exceeding it is a retryable failure.
     #[schema(minimum = 1, maximum = 86400000)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub timeout_ms: Option<i64>,
     /// How long the finished task and its result stay readable, in seconds, at most one
     /// year; `TTP_RESULT_TTL_S` when absent.
     #[schema(minimum = 1, maximum = 31622400)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub result_ttl_s: Option<i64>,
     /// Deduplicates submissions within the result TTL: the same key and request return
     /// the same task (200), the same key with another request is a 409. Also accepted as
@@ -84,12 +89,15 @@ pub struct TaskDefaults {
 /// A validated task, ready to be enqueued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTask {
+    /// Its id, chosen before it is stored: a store whose answer was lost can be sent
+    /// again (it is idempotent by this id) or reported with the id.
+    pub id: TaskId,
     /// Its queue.
     pub queue: QueueName,
     /// Its kind.
     pub kind: Kind,
-    /// Its payload.
-    pub payload: Value,
+    /// Its payload, as sent.
+    pub payload: Payload,
     /// Its priority.
     pub priority: Priority,
     /// Not before this time (ms since the epoch); `None` means now.
@@ -104,10 +112,10 @@ pub struct NewTask {
     pub idempotency_key: Option<String>,
     /// Submission time (ms since the epoch); delays count from it.
     pub created_at_ms: i64,
-    /// Canonical text of everything the request asked for except the idempotency key:
-    /// a resubmission with the same key must have the same fingerprint (payload keys are
-    /// sorted by serde_json, so key order does not matter).
-    pub fingerprint: String,
+    /// With an idempotency key: canonical text of everything the request asked for
+    /// except the key, which a resubmission with the same key must match (payload keys
+    /// are sorted, so key order and spacing do not matter).
+    pub fingerprint: Option<String>,
 }
 
 fn in_range(
@@ -130,9 +138,15 @@ fn run_at_ms(request: &TaskRequest, now_ms: i64) -> Result<Option<i64>, FieldErr
         (Some(_), Some(_)) => Err(FieldError::new("run_at", "give delay_ms or run_at, not both")),
         (Some(delay), None) => in_range("delay_ms", Some(delay), 0, MAX_DELAY_MS, 0)
             .map(|delay| (delay > 0).then_some(now_ms + delay)),
-        (None, Some(text)) => chrono::DateTime::parse_from_rfc3339(text)
-            .map(|t| Some(t.timestamp_millis()).filter(|ms| *ms > now_ms))
-            .map_err(|e| FieldError::new("run_at", format!("not an RFC 3339 time: {e}"))),
+        (None, Some(text)) => {
+            let at = chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|e| FieldError::new("run_at", format!("not an RFC 3339 time: {e}")))?
+                .timestamp_millis();
+            if at - now_ms > MAX_DELAY_MS {
+                return Err(FieldError::new("run_at", "must be at most 366 days from now"));
+            }
+            Ok(Some(at).filter(|ms| *ms > now_ms))
+        }
         (None, None) => Ok(None),
     }
 }
@@ -149,6 +163,7 @@ fn check_idempotency_key(key: Option<&str>) -> Result<(), FieldError> {
 /// Canonical text of everything `request` asked for except its idempotency key, from
 /// the checked `names` (kind, queue, priority) and `limits` (attempts, timeout, ttl).
 fn fingerprint(request: &TaskRequest, names: [&str; 3], limits: [i64; 3]) -> String {
+    let payload = request.payload.as_ref().map_or_else(|| "null".to_owned(), Payload::canonical);
     let start = match (&request.delay_ms, &request.run_at) {
         (Some(delay), _) => format!("delay:{delay}"),
         (None, Some(at)) => format!("at:{at}"),
@@ -156,10 +171,7 @@ fn fingerprint(request: &TaskRequest, names: [&str; 3], limits: [i64; 3]) -> Str
     };
     let [kind, queue, priority] = names;
     let [attempts, timeout, ttl] = limits;
-    format!(
-        "{kind}\n{queue}\n{priority}\n{start}\n{attempts}\n{timeout}\n{ttl}\n{}",
-        request.payload
-    )
+    format!("{kind}\n{queue}\n{priority}\n{start}\n{attempts}\n{timeout}\n{ttl}\n{payload}")
 }
 
 impl NewTask {
@@ -197,15 +209,18 @@ impl NewTask {
             defaults.result_ttl_s as i64,
         )?;
         check_idempotency_key(request.idempotency_key.as_deref())?;
-        let fingerprint = fingerprint(
-            &request,
-            [kind.as_str(), queue.as_str(), &priority.get().to_string()],
-            [max_attempts, timeout_ms, result_ttl_s],
-        );
+        let fingerprint = request.idempotency_key.is_some().then(|| {
+            fingerprint(
+                &request,
+                [kind.as_str(), queue.as_str(), &priority.get().to_string()],
+                [max_attempts, timeout_ms, result_ttl_s],
+            )
+        });
         Ok(Self {
+            id: TaskId::generate(&queue),
             queue,
             kind,
-            payload: request.payload,
+            payload: request.payload.unwrap_or_else(Payload::null),
             priority,
             run_at_ms,
             max_attempts: max_attempts as u32,

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Priority, State, TaskId};
+use super::{Payload, Priority, State, TaskId};
 
 /// The stored view of one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,7 @@ pub struct TaskRecord {
     /// The last failure's message.
     pub error: Option<String>,
     /// The submitted payload.
-    pub payload: Value,
+    pub payload: Payload,
 }
 
 impl TaskRecord {

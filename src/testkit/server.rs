@@ -96,6 +96,22 @@ impl RedisServer {
         redis::Client::open(self.url()).unwrap().get_connection().unwrap()
     }
 
+    /// Stops the server's process (SIGSTOP): connections stay open and unanswered.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a frozen server run again (SIGCONT); it then answers what it received.
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("redis-server runs").id().to_string();
+        let status = Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
     /// Kills the server (SIGKILL); data not persisted is lost.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -125,6 +141,9 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            self.signal("CONT");
+        }
         if std::thread::panicking() {
             eprintln!("--- redis-server log (port {}) ---\n{}", self.port, self.log());
         }

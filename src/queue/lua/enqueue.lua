@@ -8,7 +8,8 @@
 --   result_ttl_s, has idempotency key (1/0), request fingerprint material, created_ms
 -- returns: per task {code, id}: 1 queued, 2 scheduled, 0 rejected (queue full),
 --   3 replay of the task `id` (same key, same request), 4 conflict with task `id`
---   (same key, different request)
+--   (same key, different request), 5 stored already (this call was sent before and its
+--   reply lost: the task ids make it idempotent, so sending it again is safe)
 local now, max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local len = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
@@ -18,11 +19,15 @@ for i = 1, n do
   local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 8]
   local hash, idem = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
   local fingerprint, known = nil, nil
-  if ARGV[b + 9] == '1' then
+  if redis.call('EXISTS', hash) == 1 then
+    out[i] = {5, id}
+  elseif ARGV[b + 9] == '1' then
     fingerprint = redis.sha1hex(ARGV[b + 10])
     known = redis.call('GET', idem)
   end
-  if known then
+  if out[i] then
+    -- stored by an earlier send of this call
+  elseif known then
     local sep = string.find(known, '\n', 1, true)
     local code = (string.sub(known, sep + 1) == fingerprint) and 3 or 4
     out[i] = {code, string.sub(known, 1, sep - 1)}
