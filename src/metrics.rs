@@ -184,6 +184,33 @@ impl Metrics {
         }
     }
 
+    /// Drops the per-queue series of queues that no longer exist (forgotten, or never
+    /// admitted), so the series stay bounded by `TTP_MAX_QUEUES` however queue names come
+    /// and go. Called at each scrape with the queues that exist.
+    pub fn retain_queues(&self, exist: &std::collections::HashSet<&str>) {
+        fn retain<M: prometheus::core::MetricVecBuilder>(
+            family: &prometheus::core::MetricVec<M>,
+            exist: &std::collections::HashSet<&str>,
+        ) {
+            use prometheus::core::Collector;
+            for collected in family.collect() {
+                for metric in collected.get_metric() {
+                    let labels: std::collections::HashMap<&str, &str> =
+                        metric.get_label().iter().map(|l| (l.name(), l.value())).collect();
+                    if labels.get("queue").is_some_and(|q| !exist.contains(q)) {
+                        let _ = family.remove(&labels);
+                    }
+                }
+            }
+        }
+        retain(&self.submitted, exist);
+        retain(&self.finished, exist);
+        retain(&self.run_seconds, exist);
+        retain(&self.queue_wait_seconds, exist);
+        retain(&self.end_to_end_seconds, exist);
+        retain(&self.queue_depth, exist);
+    }
+
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

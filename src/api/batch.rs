@@ -150,12 +150,7 @@ pub async fn submit_batch(
 
 fn parse_item(state: &AppState, index: usize, item: &RawValue) -> Result<NewTask, ApiError> {
     let request = parse_request(item.get(), &format!("tasks[{index}]."))?;
-    validate(state, request).map_err(|e| match e {
-        ApiError::Invalid(f) => {
-            FieldError::new(format!("tasks[{index}].{}", f.field), f.message).into()
-        }
-        other => other,
-    })
+    validate(state, request).map_err(|e| e.at_item(index))
 }
 
 /// Stores one queue's items: each item's result, and the call's error when it failed.
@@ -175,7 +170,10 @@ async fn store(
             let failed = indexes
                 .into_iter()
                 .zip(&ids)
-                .map(|(index, id)| (index, ItemResult::error(ApiError::from(e.clone()).about(id))))
+                .map(|(index, id)| {
+                    let error = ApiError::from(e.clone()).about(id).at_item(index);
+                    (index, ItemResult::error(error))
+                })
                 .collect();
             return (failed, Some(ApiError::from(e)));
         }
@@ -191,7 +189,7 @@ async fn store(
                 let current = state.queue.get(&id).await.ok().flatten().map(|r| r.state);
                 ItemResult::new(200, &id, current)
             }
-            Err(e) => ItemResult::error(e.into()),
+            Err(e) => ItemResult::error(ApiError::from(e).at_item(index)),
         };
         stored.push((index, result));
     }

@@ -142,6 +142,17 @@ impl ApiError {
         }
     }
 
+    /// This error as the answer to item `index` of a batch: a field it names is the
+    /// item's (`tasks[3].queue`).
+    pub fn at_item(self, index: usize) -> Self {
+        match self {
+            Self::Invalid(f) => {
+                Self::Invalid(FieldError::new(format!("tasks[{index}].{}", f.field), f.message))
+            }
+            other => other,
+        }
+    }
+
     /// This error, about the task `id` (an outcome-unknown answer then names it).
     pub fn about(self, id: &TaskId) -> Self {
         match self {

@@ -78,20 +78,20 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
+/// Sets `ttp_queue_depth` for every queue that exists now (one pipelined read for all
+/// of them), dropping the series of queues forgotten since, so the number of series is
+/// bounded by the number of queues (`TTP_MAX_QUEUES`).
 async fn sample_queue_depths(state: &AppState) {
-    let mut queues: Vec<QueueName> = state.served_queues.clone();
-    if let Ok(known) = state.queue.known_queues().await {
-        queues.extend(known);
-    }
-    queues.sort();
-    queues.dedup();
-    for queue in queues {
-        let Ok(stats) = state.queue.stats(&queue).await else {
-            return; // Redis is down: keep the last values rather than invent zeros
-        };
-        let depth = |s: &str, v: u64| {
-            state.metrics.queue_depth.with_label_values(&[queue.as_str(), s]).set(v as i64);
-        };
+    let Ok(queues) = super::queues::all_queues(state).await else {
+        return; // Redis is down: keep the last values rather than invent zeros
+    };
+    let Ok(stats) = state.queue.stats_many(&queues).await else {
+        return;
+    };
+    state.metrics.retain_queues(&queues.iter().map(QueueName::as_str).collect());
+    let gauge = &state.metrics.queue_depth;
+    for (queue, stats) in queues.iter().zip(stats) {
+        let depth = |s: &str, v: u64| gauge.with_label_values(&[queue.as_str(), s]).set(v as i64);
         depth("queued", stats.queued);
         depth("scheduled", stats.scheduled);
         depth("running", stats.running);

@@ -4,6 +4,7 @@ mod auth;
 mod batch;
 pub mod budget;
 pub mod coalescer;
+mod dead_letters;
 mod error;
 mod extract;
 mod health;
@@ -85,7 +86,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::fetch, task_actions::cancel))
         .routes(routes!(task_actions::retry))
         .routes(routes!(queues::list))
-        .routes(routes!(queues::dead))
+        .routes(routes!(dead_letters::dead))
         .routes(routes!(queues::pause))
         .routes(routes!(queues::resume))
         .routes(routes!(health::healthz))

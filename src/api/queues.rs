@@ -1,11 +1,11 @@
-//! Queue administration: `GET /queues`, the dead-letter list, pause and resume.
+//! Queues: `GET /queues` (paginated), pause and resume.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiQuery, AppState, TaskView, openapi};
-use crate::queue::{QueueStats, parse_cursor};
+use super::{ApiError, ApiQuery, AppState, openapi};
+use crate::queue::QueueStats;
 use crate::task::{FieldError, QueueName};
 
 /// One queue's counts.
@@ -41,38 +41,80 @@ impl QueueView {
 /// `GET /queues` body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueList {
-    /// Every queue served here or that has received tasks.
+    /// A page of the queues served here or that have received tasks, by name.
     pub queues: Vec<QueueView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `GET /queues`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1..=1000; 100 when absent.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page (the last name it showed).
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    pub cursor: Option<String>,
 }
 
 /// List queues
 ///
-/// Every queue served by this process or that has received a task, with the counts of
-/// its queued, scheduled, running and failed (dead-letter) tasks and its paused flag.
+/// The queues served by this process or that have received a task, by name, a page at
+/// a time, with the counts of their queued, scheduled, running and failed (dead-letter)
+/// tasks and their paused flag. Their number is bounded by `TTP_MAX_QUEUES`.
 #[utoipa::path(
     get,
     path = "/queues",
     operation_id = "listQueues",
     tag = "queues",
+    params(ListQuery),
     responses(
-        (status = 200, description = "Every queue, by name.", body = QueueList),
+        (status = 200, description = "A page of queues, by name.", body = QueueList),
+        (status = 400, response = openapi::BadRequest),
+        (status = 422, response = openapi::Invalid),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
     )
 )]
-pub async fn list(State(state): State<AppState>) -> Result<Json<QueueList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<QueueList>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(FieldError::new("limit", format!("must be 1..=1000, got {limit}")).into());
+    }
+    let after = query.cursor.as_deref().map(QueueName::parse).transpose().map_err(|_| {
+        ApiError::from(FieldError::new("cursor", "not a cursor returned by this endpoint"))
+    })?;
+    let names = all_queues(&state).await?;
+    let page: Vec<QueueName> = names
+        .into_iter()
+        .filter(|n| after.as_ref().is_none_or(|a| n > a))
+        .take(limit + 1)
+        .collect();
+    let more = page.len() > limit;
+    let page = &page[..page.len().min(limit)];
+    let stats = state.queue.stats_many(page).await?;
+    let queues: Vec<QueueView> =
+        page.iter().zip(stats).map(|(n, s)| QueueView::new(n, s)).collect();
+    let next_cursor = more.then(|| queues.last().map(|q| q.name.clone())).flatten();
+    Ok(Json(QueueList { queues, next_cursor }))
+}
+
+/// The queues served here and those registered, sorted (also what `/metrics` reports).
+pub async fn all_queues(state: &AppState) -> Result<Vec<QueueName>, ApiError> {
     let mut names = state.served_queues.clone();
     names.extend(state.queue.known_queues().await?);
     names.sort();
     names.dedup();
-    let mut queues = Vec::with_capacity(names.len());
-    for name in &names {
-        queues.push(QueueView::new(name, state.queue.stats(name).await?));
-    }
-    Ok(Json(QueueList { queues }))
+    Ok(names)
 }
 
-fn queue_name(name: &str) -> Result<QueueName, ApiError> {
+pub fn queue_name(name: &str) -> Result<QueueName, ApiError> {
     QueueName::parse(name)
         .map_err(|e| ApiError::NotFound(format!("no queue {name:?}: {}", e.message)))
 }
@@ -128,82 +170,4 @@ pub async fn resume(
     let name = queue_name(&name)?;
     state.queue.resume(&name).await?;
     Ok(Json(QueueView::new(&name, state.queue.stats(&name).await?)))
-}
-
-/// Query of the dead-letter list.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeadQuery {
-    /// Page size, 1..=500; 50 when absent.
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    #[param(pattern = "^-?[0-9]{1,18}:[0-9]{1,9}$")]
-    pub cursor: Option<String>,
-    /// Only tasks of this kind.
-    pub kind: Option<String>,
-}
-
-/// Whether `cursor` has the shape of `next_cursor` values (the `cursor` pattern of the
-/// spec, `-?[0-9]{1,18}:[0-9]{1,9}`), so a cursor the spec allows always parses.
-fn cursor_is_valid(cursor: &str) -> bool {
-    let digits =
-        |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    cursor.split_once(':').is_some_and(|(score, skip)| {
-        digits(score.strip_prefix('-').unwrap_or(score), 18) && digits(skip, 9)
-    })
-}
-
-/// A page of the dead-letter list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeadList {
-    /// Failed tasks, newest first.
-    pub tasks: Vec<TaskView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// List a queue's dead letters
-///
-/// The queue's failed tasks (attempts exhausted or a permanent error), newest first,
-/// paginated: pass `next_cursor` back as `cursor` for the next page. Replay one with
-/// `POST /tasks/{id}/retry`.
-#[utoipa::path(
-    get,
-    path = "/queues/{name}/dead",
-    operation_id = "listDeadLetters",
-    tag = "queues",
-    params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name."), DeadQuery),
-    responses(
-        (status = 200, description = "A page of failed tasks, newest first.", body = DeadList),
-        (status = 400, response = openapi::BadRequest),
-        (status = 404, response = openapi::NotFound),
-        (status = 422, response = openapi::Invalid),
-        (status = 500, response = openapi::Internal),
-        (status = 503, response = openapi::Unavailable),
-    )
-)]
-pub async fn dead(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    ApiQuery(query): ApiQuery<DeadQuery>,
-) -> Result<Json<DeadList>, ApiError> {
-    let name = queue_name(&name)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(FieldError::new("limit", format!("must be 1..=500, got {limit}")).into());
-    }
-    let cursor = query.cursor.as_deref();
-    if cursor.is_some_and(|c| !cursor_is_valid(c) || parse_cursor(Some(c)).is_none()) {
-        return Err(FieldError::new("cursor", "not a cursor returned by this endpoint").into());
-    }
-    let page = state
-        .queue
-        .dead_letters(&name, limit, query.cursor.as_deref(), query.kind.as_deref())
-        .await?;
-    Ok(Json(DeadList {
-        tasks: page.tasks.into_iter().map(TaskView::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
 }

@@ -80,10 +80,7 @@ impl Queue {
     }
 
     /// Counts of `queue` and its sequence counter (moved by every submission).
-    pub(super) async fn activity(
-        &self,
-        queue: &QueueName,
-    ) -> Result<(QueueStats, u64), QueueError> {
+    pub async fn activity(&self, queue: &QueueName) -> Result<(QueueStats, u64), QueueError> {
         let mut pipe = redis::pipe();
         self.add_stats(&mut pipe, queue);
         pipe.cmd("GET").arg(self.keys.seq(queue));

@@ -7,7 +7,8 @@
 //! - `completer`: writes outcomes back in batches, one script call per queue;
 //! - `leases`: renews the leases of running tasks every third of `TTP_LEASE_MS`;
 //! - `reaper`: takes back leases that expired (a crashed or stalled worker elsewhere);
-//! - `promoter`: moves due scheduled tasks (delays, retry backoffs) to their queue.
+//! - `promoter`: moves due scheduled tasks (delays, retry backoffs) to their queue;
+//! - `sweeper`: forgets queues that stayed empty and unused for an hour.
 //!
 //! Shutdown (`WorkerPool::shutdown`): stop claiming, let running tasks finish within the
 //! grace period, hand back the leases of those that did not, flush outcomes, exit.
@@ -21,7 +22,9 @@ mod pool;
 mod promoter;
 mod reaper;
 mod shared;
+mod sweeper;
 mod weights;
 
 pub use pool::WorkerPool;
 pub use reaper::{Reaped, reap_once};
+pub use sweeper::{IDLE_BEFORE_FORGOTTEN, IdleQueues, sweep};

@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use super::leases::{self, LeaseTable};
 use super::shared::Shared;
-use super::{completer, fetcher, promoter, reaper};
+use super::{completer, fetcher, promoter, reaper, sweeper};
 use crate::config::WorkerSettings;
 use crate::kinds::HandlerRegistry;
 use crate::metrics::Metrics;
@@ -67,6 +67,7 @@ impl WorkerPool {
         shared.loops.spawn(fetcher::run(shared.clone(), stop_claiming.clone()));
         shared.loops.spawn(promoter::run(shared.clone(), stop_claiming.clone()));
         shared.loops.spawn(reaper::run(shared.clone(), stop_claiming.clone()));
+        shared.loops.spawn(sweeper::run(shared.clone(), stop_claiming.clone()));
         Self { shared, stop_claiming, abandon_outcomes, stop_heartbeat, completer, heartbeat }
     }
 

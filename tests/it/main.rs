@@ -17,6 +17,7 @@ mod outage;
 mod priority;
 mod processes;
 mod prometheus;
+mod queues;
 mod races;
 mod redis_faults;
 mod robustness;
