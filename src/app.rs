@@ -18,6 +18,7 @@ use crate::config::{Config, Settings};
 use crate::kinds::HandlerRegistry;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
+use crate::server;
 use crate::worker::WorkerPool;
 
 /// What a submission may take beyond the Redis deadline: building the calls and the
@@ -134,12 +135,9 @@ impl App {
                 tracing::info!(%addr, "listening");
             }
             let router = api::router(state, &settings.http);
-            let stop = shutdown.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            })
+            let (http, grace, stop) =
+                (settings.http.clone(), settings.worker.grace, shutdown.clone());
+            tokio::spawn(async move { server::serve(listener, router, &http, grace, stop).await })
         });
         shutdown.cancelled().await;
         tracing::info!("shutting down");
@@ -147,7 +145,7 @@ impl App {
             workers.shutdown().await;
         }
         if let Some(server) = server {
-            server.await.context("HTTP server task failed")?.context("HTTP server failed")?;
+            server.await.context("HTTP server task failed")?;
         }
         background.close();
         background.wait().await;

@@ -19,6 +19,8 @@
 //! Layers, top down; each imports only from layers below it:
 //! - [`app`]: `App::build` (all fallible set-up) and `run_until_stopped`; with `main` and
 //!   [`cli`] the only code that sees the flat [`config::Config`].
+//! - [`server`]: the HTTP accept loop: connection limit, header, body and idle timeouts,
+//!   shutdown that closes idle and half-open connections at once.
 //! - [`api`]: HTTP routes, problem+json errors, the submission pipeline and coalescer,
 //!   long-poll waiters, the OpenAPI document.
 //! - [`worker`]: fetcher, executor, completer, lease heartbeat, reaper, promoter.
@@ -49,6 +51,7 @@ pub mod config;
 pub mod kinds;
 pub mod metrics;
 pub mod queue;
+pub mod server;
 pub mod shutdown;
 pub mod task;
 pub mod telemetry;

@@ -15,8 +15,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::ApiError;
 
 /// How many bytes a body holds in flight per byte received: the body itself, the
-/// payload kept from it, and the command that carries it to Redis.
-const COPIES_PER_BODY_BYTE: u64 = 3;
+/// payload kept from it, and the command that carries it to Redis (its arguments, then
+/// the packed bytes written to the socket).
+const COPIES_PER_BODY_BYTE: u64 = 4;
 
 /// Budget units are KiB, so a 64 MiB budget fits the semaphore comfortably.
 const UNIT: u64 = 1024;

@@ -68,12 +68,13 @@ impl Coalescer {
         let progress = Arc::new(AtomicU8::new(WAITING));
         let stopped = || QueueError::Unavailable("the submission task stopped".into());
         let pending = Pending { task, reply, progress: progress.clone(), deadline };
+        let waited = deadline.saturating_duration_since(Instant::now());
         self.sender.send(pending).map_err(|_| stopped())?;
         match tokio::time::timeout_at(deadline, answer).await {
             Ok(answer) => answer.map_err(|_| stopped())?,
             Err(_) => match progress.compare_exchange(WAITING, ABANDONED, SeqCst, SeqCst) {
                 Ok(_) => Err(QueueError::Unavailable("not sent before the deadline".into())),
-                Err(_) => Err(QueueError::Timeout(0)),
+                Err(_) => Err(QueueError::Timeout(waited.as_millis() as u64)),
             },
         }
     }

@@ -2,6 +2,8 @@
 //! for (400 malformed or wrongly typed, 413 too large, 415 not JSON), and the one mapper
 //! from a serde error to the offending field, used for bodies, batch items and queries.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
@@ -9,6 +11,14 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::unique_keys;
+
+/// The longest a request body may take to arrive (`TTP_HTTP_BODY_TIMEOUT_MS`), carried
+/// to the extractor as a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// The body timeout when the router sets none (tests of single routes).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `Json<T>` with problem-details rejections naming the offending field.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +35,9 @@ where
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+        let limit = request.extensions().get::<BodyTimeout>().map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+        let read = tokio::time::timeout(limit, Bytes::from_request(request, state));
+        let bytes = read.await.map_err(|_| ApiError::BodyTimeout)?.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge
             } else {

@@ -19,7 +19,7 @@ mod view;
 pub mod waiters;
 
 pub use error::{ApiError, Problem};
-pub use extract::{ApiJson, ApiQuery};
+pub use extract::{ApiJson, ApiQuery, BodyTimeout};
 pub use view::TaskView;
 
 use std::sync::Arc;
@@ -110,6 +110,7 @@ pub fn router(state: AppState, config: &HttpSettings) -> Router {
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(budget, budget::reserve_body))
         .layer(Extension(openapi::Served(document.into())))
+        .layer(Extension(BodyTimeout(config.body_timeout)))
         .with_state(state);
     if !config.api_keys.is_empty() {
         let keys = auth::ApiKeys(Arc::new(config.api_keys.clone()));
@@ -123,7 +124,12 @@ pub fn router(state: AppState, config: &HttpSettings) -> Router {
         router = router.layer(cors);
     }
     router
-        .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span)
+                // Each 5xx cause is logged once, where the answer is made (`ApiError`).
+                .on_failure(()),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, layers::UlidRequestId))
 }

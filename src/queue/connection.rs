@@ -102,6 +102,35 @@ impl Redis {
         Fut: Future<Output = RedisResult<T>>,
     {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.shared.len();
+        self.call_on(index, deadline, op).await
+    }
+
+    /// Like [`Redis::call_until`] for a call that carries large values: all such calls
+    /// share one connection, because a connection keeps the buffer its largest write
+    /// needed, and spreading megabyte payloads over every pooled connection would leave
+    /// each holding megabytes after a burst.
+    pub(super) async fn call_large_until<T, F, Fut>(
+        &self,
+        deadline: tokio::time::Instant,
+        op: F,
+    ) -> Result<T, QueueError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        self.call_on(0, deadline, op).await
+    }
+
+    async fn call_on<T, F, Fut>(
+        &self,
+        index: usize,
+        deadline: tokio::time::Instant,
+        op: F,
+    ) -> Result<T, QueueError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
         let conn = self.shared[index].clone();
         let waited = deadline.saturating_duration_since(tokio::time::Instant::now());
         let result = match tokio::time::timeout_at(deadline, op(conn)).await {

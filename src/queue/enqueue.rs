@@ -7,11 +7,15 @@
 //! copy that arrives after the first answers "stored already". When no answer comes by
 //! the deadline the caller learns that the outcome is unknown, never "not stored".
 
+use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
 use super::replies::EnqueueCode;
 use super::{Queue, QueueError};
 use crate::task::{NewTask, QueueName, State, TaskId, TaskRecord, now_ms};
+
+/// Payload bytes above which a store goes over the connection reserved for large calls.
+const LARGE_CALL_BYTES: usize = 64 * 1024;
 
 /// A submission the queue accepted.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,12 +50,18 @@ impl Queue {
         for task in &tasks {
             self.add_task(&mut call, queue, task);
         }
+        let large =
+            tasks.iter().map(|t| t.payload.as_str().len()).sum::<usize>() > LARGE_CALL_BYTES;
         let replies = loop {
-            let sent = self.redis.call_until(deadline, |mut c| {
+            let op = |mut c: ConnectionManager| {
                 let call = &call;
                 async move { call.invoke_async::<Vec<(i64, String)>>(&mut c).await }
-            });
-            match sent.await {
+            };
+            let sent = match large {
+                true => self.redis.call_large_until(deadline, op).await,
+                false => self.redis.call_until(deadline, op).await,
+            };
+            match sent {
                 // Sent, but the connection broke: safe to send again while time is left.
                 Err(QueueError::Lost(_)) if Instant::now() < deadline => continue,
                 other => break other?,

@@ -15,9 +15,27 @@ impl TtpProcess {
     /// Starts `binary` with `args` and `TTP_*` variables; for `serve`, on a free port,
     /// waiting until `/healthz` answers.
     pub fn start(binary: &str, args: &[&str], env: &[(&str, String)]) -> Self {
+        Self::start_with_prefix(binary, &[], args, env)
+    }
+
+    /// Like [`TtpProcess::start`], run through `prefix` (e.g. `prlimit --nofile=128 --`),
+    /// which must exec the binary in its own process.
+    pub fn start_with_prefix(
+        binary: &str,
+        prefix: &[&str],
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Self {
         let serves = args.first() == Some(&"serve");
         let port = serves.then(free_port);
-        let mut command = Command::new(binary);
+        let mut command = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command.args(args).env("TTP_LOG", "warn").stdout(Stdio::null());
         for (name, value) in env {
             command.env(name, value);

@@ -5,12 +5,14 @@
 
 mod auth;
 mod chaos;
+mod connections;
 mod dead_letters;
 mod delivery;
 mod errors;
 mod kinds;
 mod lifecycle;
 mod longpoll;
+mod memory;
 mod metrics;
 mod openapi;
 mod outage;

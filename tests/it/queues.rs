@@ -10,7 +10,7 @@ use ttp::queue::ClaimRequest;
 use ttp::task::QueueName;
 use ttp::testkit::{RedisServer, TestApp, assert_problem, test_config};
 
-async fn api_with(redis: &RedisServer, config: Config) -> TestApp {
+async fn api_with(config: Config) -> TestApp {
     let roles = Roles { api: true, workers: false };
     TestApp::spawn_with(config, roles, HandlerRegistry::with_builtins()).await
 }
@@ -23,7 +23,7 @@ fn to(queue: &str) -> Value {
 async fn a_submission_that_would_create_a_queue_beyond_the_limit_is_a_422_naming_queue() {
     let redis = RedisServer::start();
     let config = Config { max_queues: 3, queues: "a".into(), ..test_config(&redis.url()) };
-    let app = api_with(&redis, config).await;
+    let app = api_with(config).await;
     for queue in ["a", "b", "c"] {
         app.submit_ok(&to(queue)).await;
     }
@@ -51,7 +51,7 @@ async fn a_submission_that_would_create_a_queue_beyond_the_limit_is_a_422_naming
 async fn only_allowed_queue_names_take_submissions() {
     let redis = RedisServer::start();
     let config = Config { queues_allowed: "default,reports-*".into(), ..test_config(&redis.url()) };
-    let app = api_with(&redis, config).await;
+    let app = api_with(config).await;
     app.submit_ok(&to("default")).await;
     app.submit_ok(&to("reports-daily")).await;
     let problem = assert_problem(app.submit(&to("other")).await, 422, Some("queue")).await;
@@ -63,7 +63,7 @@ async fn only_allowed_queue_names_take_submissions() {
 async fn queues_page_by_name_and_metrics_drop_forgotten_queues() {
     let redis = RedisServer::start();
     let config = Config { queues: "a".into(), ..test_config(&redis.url()) };
-    let app = api_with(&redis, config).await;
+    let app = api_with(config).await;
     for queue in ["a", "b", "c", "d", "e"] {
         app.submit_ok(&to(queue)).await;
     }

@@ -29,8 +29,10 @@ fn restart_task(n: usize) -> Value {
     body
 }
 
-/// Submits every batch, retrying a batch (up to ~30 s) while the answer is a 503 or the
-/// connection fails; the ids that got 202 or 200, counted in `accepted` as they come.
+/// Submits every batch, retrying a batch (up to ~30 s) while the answer is a 503, an
+/// item's is a 503 or a 504 (outcome unknown: the idempotency keys make the retry safe),
+/// or the connection fails; the ids that got 202 or 200, counted in `accepted` as they
+/// come.
 async fn submit_through_outage(
     http: reqwest::Client,
     url: String,
@@ -46,7 +48,13 @@ async fn submit_through_outage(
             tries += 1;
             assert!(tries <= 300, "batch at {start} still refused after {tries} tries");
             match http.post(&url).json(&body).send().await {
-                Ok(r) if r.status() == 200 => break r.json().await.unwrap(),
+                Ok(r) if r.status() == 200 => {
+                    let answer: Value = r.json().await.unwrap();
+                    let settled = |item: &Value| item["status"] == 202 || item["status"] == 200;
+                    if answer["results"].as_array().unwrap().iter().all(settled) {
+                        break answer;
+                    }
+                }
                 Ok(r) => assert_eq!(r.status(), 503, "batch at {start}: {:?}", r.text().await),
                 Err(e) => assert!(!e.is_status(), "{e}"),
             }

@@ -1,0 +1,177 @@
+//! Slow, idle and stuck clients: every connection a client can make ttp hold is bounded
+//! in time and number, and shutdown is not held up by clients that send nothing.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use ttp::app::Roles;
+use ttp::config::Config;
+use ttp::kinds::HandlerRegistry;
+use ttp::testkit::{RedisServer, TestApp, TtpProcess, test_config};
+
+use crate::TTP_BIN;
+
+async fn app_with(redis: &RedisServer, change: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(&redis.url());
+    change(&mut config);
+    TestApp::spawn_with(
+        config,
+        Roles { api: true, workers: true },
+        HandlerRegistry::with_builtins(),
+    )
+    .await
+}
+
+/// Reads until the server closes the connection or `within` passes; the bytes read and
+/// whether it closed.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (seen, true),
+            Ok(Ok(n)) => seen.extend_from_slice(&buffer[..n]),
+            Err(_) => return (seen, false),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_finish_their_headers_are_disconnected_after_the_header_timeout() {
+    let redis = RedisServer::start();
+    let app = app_with(&redis, |c| c.http_header_timeout_ms = 300).await;
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        slow.push(stream);
+    }
+    let started = Instant::now();
+    for stream in &mut slow {
+        let (_, closed) = read_until_closed(stream, Duration::from_secs(3)).await;
+        assert!(closed, "a slowloris connection was kept after {:?}", started.elapsed());
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
+    let redis = RedisServer::start();
+    let app = app_with(&redis, |c| c.http_idle_timeout_ms = 400).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let started = Instant::now();
+    let (seen, closed) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"), "{seen:?}");
+    assert!(closed, "idle connection kept");
+    let idle = started.elapsed();
+    assert!(idle >= Duration::from_millis(350) && idle < Duration::from_secs(2), "{idle:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_wait_until_one_closes() {
+    let redis = RedisServer::start();
+    let app = app_with(&redis, |c| c.http_max_connections = 3).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buffer = [0u8; 1024];
+        assert!(stream.read(&mut buffer).await.unwrap() > 0);
+        held.push(stream);
+    }
+    let extra = app.http.get(app.url("/healthz")).timeout(Duration::from_millis(400)).send().await;
+    assert!(extra.is_err(), "a 4th connection was served while 3 were open: {extra:?}");
+    held.pop();
+    let served = app.http.get(app.url("/healthz")).timeout(Duration::from_secs(3)).send().await;
+    assert_eq!(served.unwrap().status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_is_a_408_problem() {
+    let redis = RedisServer::start();
+    let app = app_with(&redis, |c| c.http_body_timeout_ms = 300).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = "POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (seen, _) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/problem+json") && text.contains("body-timeout"), "{text}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_at_once_although_a_client_is_stuck_half_way_through_its_headers() {
+    let redis = RedisServer::start();
+    let env = [("TTP_REDIS_URL", redis.url()), ("TTP_SHUTDOWN_GRACE_MS", "20000".into())];
+    let mut serve = TtpProcess::start(TTP_BIN, &["serve"], &env);
+    let port = serve.port.unwrap();
+    let mut stuck = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stuck.write_all(b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-").await.unwrap();
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    serve.signal("TERM");
+    let status = serve.wait_exit(Duration::from_secs(10)).expect("ttp did not exit");
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "exit took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_few_file_descriptors_idle_clients_cannot_starve_health_checks_or_the_workers() {
+    let redis = RedisServer::start();
+    let env = [
+        ("TTP_REDIS_URL", redis.url()),
+        ("TTP_HTTP_IDLE_TIMEOUT_MS", "1000".into()),
+        ("TTP_HTTP_HEADER_TIMEOUT_MS", "1000".into()),
+    ];
+    let serve = TtpProcess::start_with_prefix(
+        TTP_BIN,
+        &["prlimit", "--nofile=128:128", "--"],
+        &["serve"],
+        &env,
+    );
+    let port = serve.port.unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await {
+            idle.push(stream);
+        }
+    }
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let health = http.get(serve.url("/healthz")).timeout(Duration::from_secs(10)).send().await;
+    assert_eq!(health.unwrap().status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(5), "/healthz took {:?}", started.elapsed());
+    let submitted = http
+        .post(serve.url("/tasks"))
+        .json(&json!({"kind": "echo", "payload": 1}))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 202);
+    let id =
+        submitted.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let done: serde_json::Value = http
+        .get(serve.url(&format!("/tasks/{id}?wait_ms=10000")))
+        .timeout(Duration::from_secs(15))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["state"], "succeeded", "{done}");
+    drop(idle);
+}
