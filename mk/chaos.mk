@@ -8,7 +8,7 @@ chaos:
 	@scripts/redis.sh install
 	@export CHAOS_TASKS=$(CHAOS_TASKS) CHAOS_SUBMIT_MS=$(CHAOS_SUBMIT_MS); \
 	if cargo nextest --version >/dev/null 2>&1; then \
-		cargo nextest run --test it --no-capture chaos::; \
+		cargo nextest run --test it --no-capture chaos; \
 	else \
-		cargo test --test it chaos:: -- --nocapture; \
+		cargo test --test it chaos -- --nocapture; \
 	fi

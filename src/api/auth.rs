@@ -30,10 +30,11 @@ pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Ne
 }
 
 fn presented(headers: &HeaderMap) -> Option<&str> {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, secret) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
+    });
     bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
 }
 

@@ -38,6 +38,10 @@ async fn after(
             Err(ApiError::Conflict(format!("task {id} is {now} (attempt {attempts}); {rule}")))
         }
         Transition::Missing => Err(missing(id.as_str())),
+        Transition::Full => Err(ApiError::QueueFull(format!(
+            "queue {} holds its maximum of waiting tasks (TTP_MAX_QUEUE_LENGTH); retry later",
+            id.queue()
+        ))),
     }
 }
 
@@ -96,6 +100,7 @@ pub async fn cancel(
          headers(("Location" = String, description = "`/tasks/{id}` of the task."))),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
+        (status = 429, response = openapi::QueueFull),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),

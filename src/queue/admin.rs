@@ -1,7 +1,7 @@
 //! Operator transitions: cancel, dead-letter replay, pause and resume, and the
 //! dead-letter list.
 
-use super::{Queue, QueueError, Transition};
+use super::{Queue, QueueError, Transition, fields};
 use crate::task::{QueueName, TaskId, TaskRecord, now_ms};
 
 /// One page of a dead-letter list.
@@ -32,13 +32,19 @@ impl Queue {
     /// Re-enqueues a `failed` or `cancelled` task with fresh attempts.
     pub async fn revive(&self, id: &TaskId) -> Result<Transition, QueueError> {
         let queue = id.queue();
+        let Some(kind) = self.kind_of(id).await? else {
+            return Ok(Transition::Missing);
+        };
         let mut call = self.scripts.revive.prepare_invoke();
         call.key(self.keys.dead(queue))
             .key(self.keys.pending(queue))
             .key(self.keys.seq(queue))
             .key(self.keys.wake(queue))
             .key(self.keys.task(id))
-            .arg(id.as_str());
+            .key(self.keys.dead_of_kind(queue, &kind))
+            .key(self.keys.scheduled(queue))
+            .arg(id.as_str())
+            .arg(self.limits.max_queue_length);
         let code: i64 =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Transition::from_reply(code)
@@ -61,9 +67,21 @@ impl Queue {
         self.redis.call(|mut c| async move { call.invoke_async::<()>(&mut c).await }).await
     }
 
-    /// A page of `queue`'s dead-letter list, newest first, optionally only `kind`.
-    /// The cursor is opaque to clients: `<failure ms>:<items already shown at that ms>`,
-    /// which pages correctly even when a batch failed within one millisecond.
+    /// The kind of task `id`; `None` when it is gone.
+    async fn kind_of(&self, id: &TaskId) -> Result<Option<String>, QueueError> {
+        let key = self.keys.task(id);
+        self.redis
+            .read(|mut c| async move {
+                redis::cmd("HGET").arg(key).arg(fields::name::KIND).query_async(&mut c).await
+            })
+            .await
+    }
+
+    /// A page of `queue`'s dead-letter list, newest first, optionally only `kind`: two
+    /// reads whatever the filter (the ids of the page, then their records), because each
+    /// kind has its own dead-letter set. The cursor is opaque to clients:
+    /// `<failure ms>:<items already shown at that ms>`, which pages correctly even when
+    /// a batch failed within one millisecond.
     pub async fn dead_letters(
         &self,
         queue: &QueueName,
@@ -71,42 +89,33 @@ impl Queue {
         cursor: Option<&str>,
         kind: Option<&str>,
     ) -> Result<DeadPage, QueueError> {
+        let key = match kind {
+            Some(kind) => self.keys.dead_of_kind(queue, kind),
+            None => self.keys.dead(queue),
+        };
         let mut at = parse_cursor(cursor);
-        let mut tasks = Vec::new();
-        // Bounded: at most 20 reads of `limit` candidates each, even with a kind filter.
-        for _ in 0..20 {
-            let rows = self.dead_candidates(queue, &at, limit).await?;
-            let exhausted = rows.len() < limit;
-            for (id, score) in rows {
-                at = match at {
-                    Some((max, skip)) if max == score => Some((max, skip + 1)),
-                    _ => Some((score, 1)),
-                };
-                let Some(record) = self.get(&id).await? else {
-                    continue;
-                };
-                if kind.is_none_or(|k| record.kind == k) {
-                    tasks.push(record);
-                }
-                if tasks.len() == limit {
-                    let next_cursor = at.map(|(max, skip)| format!("{max}:{skip}"));
-                    return Ok(DeadPage { tasks, next_cursor });
-                }
-            }
-            if exhausted {
-                break;
-            }
+        let rows = self.dead_range(key, &at, limit).await?;
+        let full = rows.len() == limit;
+        let ids: Vec<TaskId> = rows.iter().map(|(id, _)| id.clone()).collect();
+        let records = self.get_many(&ids).await?;
+        for (_, score) in &rows {
+            at = match at {
+                Some((max, skip)) if max == *score => Some((max, skip + 1)),
+                _ => Some((*score, 1)),
+            };
         }
-        Ok(DeadPage { tasks, next_cursor: None })
+        // A dead letter whose hash expired (its TTL) is skipped.
+        let tasks = records.into_iter().flatten().collect();
+        let next_cursor = at.filter(|_| full).map(|(max, skip)| format!("{max}:{skip}"));
+        Ok(DeadPage { tasks, next_cursor })
     }
 
-    async fn dead_candidates(
+    async fn dead_range(
         &self,
-        queue: &QueueName,
+        key: String,
         at: &Option<(i64, usize)>,
         limit: usize,
     ) -> Result<Vec<(TaskId, i64)>, QueueError> {
-        let key = self.keys.dead(queue);
         let (max, skip) = at.map_or(("+inf".to_owned(), 0), |(max, skip)| (max.to_string(), skip));
         let rows: Vec<(String, i64)> = self
             .redis

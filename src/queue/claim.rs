@@ -49,6 +49,7 @@ impl ClaimedTask {
             started_at_ms: self.started_at_ms,
             priority: self.priority,
             result_ttl_s: self.result_ttl_s,
+            kind: self.kind.clone(),
         }
     }
 }

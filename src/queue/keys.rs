@@ -52,6 +52,12 @@ impl Keys {
         self.queue_key(queue, "dead")
     }
 
+    /// The dead-letter entries of one kind (the same as in [`Keys::dead`]), so a listing
+    /// filtered by kind reads only what it returns.
+    pub fn dead_of_kind(&self, queue: &QueueName, kind: &str) -> String {
+        self.queue_key(queue, &format!("dead:{kind}"))
+    }
+
     /// FIFO sequence counter.
     pub fn seq(&self, queue: &QueueName) -> String {
         self.queue_key(queue, "seq")

@@ -23,39 +23,28 @@ impl Queue {
     /// The record of `id`; `None` when unknown or expired. A task in the lease set is
     /// shown `running`, with the attempt in progress counted and its start time.
     pub async fn get(&self, id: &TaskId) -> Result<Option<TaskRecord>, QueueError> {
-        let (key, leased, started) =
-            (self.keys.task(id), self.keys.leased(id.queue()), self.keys.started(id.queue()));
-        let member = id.to_string();
-        let (lease, claim, values): (Option<f64>, Option<String>, Vec<Option<String>>) = self
-            .redis
-            .read(|mut c| async move {
-                // Lease first, hash last: a settlement that lands between the reads then
-                // shows its outcome, never a finished task as `queued`. (MULTI would make
-                // the reads atomic but Redis refuses it at maxmemory, when reads must work.)
-                redis::pipe()
-                    .cmd("ZSCORE")
-                    .arg(&leased)
-                    .arg(&member)
-                    .cmd("HGET")
-                    .arg(&started)
-                    .arg(&member)
-                    .cmd("HMGET")
-                    .arg(&key)
-                    .arg(&RecordFields::NAMES)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
-        let record = RecordFields::decode(id, values)?;
-        Ok(record.map(|mut record| {
-            if record.state == State::Queued && lease.is_some() {
-                record.state = State::Running;
-                record.attempts += 1;
-                let started = claim.as_deref().and_then(ClaimEntry::parse).map(|c| c.started_at_ms);
-                record.started_at_ms = started.or(record.started_at_ms);
-            }
-            record
-        }))
+        let mut records = self.get_many(std::slice::from_ref(id)).await?;
+        Ok(records.pop().flatten())
+    }
+
+    /// The records of `ids`, in order, read in one pipelined round trip.
+    pub async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<Option<TaskRecord>>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            // Lease first, hash last: a settlement that lands between the reads then shows
+            // its outcome, never a finished task as `queued`. (MULTI would make the reads
+            // atomic but Redis refuses it at maxmemory, when reads must work.)
+            pipe.cmd("ZSCORE").arg(self.keys.leased(id.queue())).arg(id.as_str());
+            pipe.cmd("HGET").arg(self.keys.started(id.queue())).arg(id.as_str());
+            pipe.cmd("HMGET").arg(self.keys.task(id)).arg(&RecordFields::NAMES);
+        }
+        let pipe = &pipe;
+        let flat: Vec<redis::Value> =
+            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        ids.iter().zip(flat.chunks(3)).map(|(id, reply)| record_of(id, reply)).collect()
     }
 
     /// Counts of `queue`.
@@ -102,4 +91,25 @@ impl Queue {
 fn stats_of(counts: &[u64]) -> QueueStats {
     let at = |i: usize| counts.get(i).copied().unwrap_or(0);
     QueueStats { queued: at(0), scheduled: at(1), running: at(2), failed: at(3), paused: at(4) > 0 }
+}
+
+/// One task's record from its three replies (lease, claim entry, hash).
+fn record_of(id: &TaskId, reply: &[redis::Value]) -> Result<Option<TaskRecord>, QueueError> {
+    let [lease, claim, values] = reply else {
+        return Err(QueueError::Corrupt("a task read answered the wrong number of replies".into()));
+    };
+    let corrupt = |e: redis::ParsingError| QueueError::Corrupt(format!("task {id}: {e}"));
+    let lease: Option<f64> = redis::from_redis_value_ref(lease).map_err(corrupt)?;
+    let claim: Option<String> = redis::from_redis_value_ref(claim).map_err(corrupt)?;
+    let values: Vec<Option<String>> = redis::from_redis_value_ref(values).map_err(corrupt)?;
+    let record = RecordFields::decode(id, values)?;
+    Ok(record.map(|mut record| {
+        if record.state == State::Queued && lease.is_some() {
+            record.state = State::Running;
+            record.attempts += 1;
+            let started = claim.as_deref().and_then(ClaimEntry::parse).map(|c| c.started_at_ms);
+            record.started_at_ms = started.or(record.started_at_ms);
+        }
+        record
+    }))
 }

@@ -45,6 +45,8 @@ pub enum Transition {
     WrongState,
     /// No such task (unknown or expired).
     Missing,
+    /// Refused: the queue holds `TTP_MAX_QUEUE_LENGTH` waiting tasks.
+    Full,
 }
 
 impl Transition {
@@ -54,6 +56,7 @@ impl Transition {
             1 => Self::Done,
             0 => Self::WrongState,
             -1 => Self::Missing,
+            2 => Self::Full,
             other => return Err(unknown("transition", other)),
         })
     }

@@ -22,6 +22,8 @@ pub struct Holder {
     pub priority: u8,
     /// The task's result TTL (a success expires after it).
     pub result_ttl_s: u64,
+    /// The task's kind (a failure joins its kind's dead-letter set).
+    pub kind: String,
 }
 
 /// How an attempt ends.
@@ -90,6 +92,7 @@ impl Queue {
             };
             let holder = &item.holder;
             call.key(self.keys.task(&item.id))
+                .key(self.keys.dead_of_kind(queue, &holder.kind))
                 .arg(item.id.as_str())
                 .arg(name)
                 .arg(holder.token.as_ref().map_or("", LeaseToken::as_str))

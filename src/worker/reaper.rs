@@ -104,6 +104,7 @@ fn decide(lease: &ExpiredLease, policy: RetryPolicy, now: i64) -> Settlement {
         started_at_ms: lease.claim.as_ref().map_or(now, |c| c.started_at_ms),
         priority: 0,
         result_ttl_s: 0,
+        kind: lease.task.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),
     };
     let why = "the worker stopped renewing it (crash, kill or stall)";
     let action = match (&lease.claim, &lease.task) {

@@ -36,6 +36,9 @@ async fn configured_api_keys_guard_tasks_and_queues_but_not_probes() {
     assert_eq!(bearer.status(), 202);
     let header = app.http.get(app.url("/queues")).header("x-api-key", KEY).send().await.unwrap();
     assert_eq!(header.status(), 200);
+    // The scheme is case-insensitive (RFC 9110).
+    let lower = app.http.get(app.url("/queues")).header("authorization", format!("bearer {KEY}"));
+    assert_eq!(lower.send().await.unwrap().status(), 200);
 
     for open in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         let response = app.http.get(app.url(open)).send().await.unwrap();

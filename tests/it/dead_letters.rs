@@ -146,3 +146,62 @@ async fn dead_letters_older_than_dead_ttl_are_trimmed_on_the_next_failure() {
     }
     app.shutdown().await;
 }
+
+/// Commands Redis has run so far (`INFO stats`).
+fn commands_processed(redis: &RedisServer) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut redis.connection()).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_filtered_page_costs_what_it_returns_not_what_it_skips() {
+    let redis = RedisServer::start();
+    let app = spawn_with(Config { concurrency: 16, ..test_config(&redis.url()) }).await;
+    // 1,000 dead letters of kind `fail`, then 20 of kind `sleep` (timed out): the newest
+    // `sleep` page sits behind none, the `fail` ones behind the `sleep` ones.
+    let doomed_batch: Vec<Value> = (0..1000).map(doomed).collect();
+    for chunk in doomed_batch.chunks(500) {
+        let body = json!({"tasks": chunk});
+        app.http.post(app.url("/tasks/batch")).json(&body).send().await.unwrap();
+    }
+    let sleepers: Vec<Value> = (0..20)
+        .map(|_| json!({"kind": "sleep", "payload": {"ms": 1000}, "timeout_ms": 10, "max_attempts": 1}))
+        .collect();
+    app.http.post(app.url("/tasks/batch")).json(&json!({"tasks": sleepers})).send().await.unwrap();
+    let dead = default_keys().dead(&default_queue());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while zcard(&redis, &dead) < 1020 {
+        assert!(Instant::now() < deadline, "dead letters: {}", zcard(&redis, &dead));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = commands_processed(&redis);
+    let url = app.url("/queues/default/dead?limit=10&kind=fail");
+    let page: Value = app.http.get(url).send().await.unwrap().json().await.unwrap();
+    let cost = commands_processed(&redis) - before;
+    assert_eq!(page["tasks"].as_array().unwrap().len(), 10, "{page}");
+    assert!(page["tasks"].as_array().unwrap().iter().all(|t| t["kind"] == "fail"));
+    // One range read and three reads per task returned, whatever lies in between.
+    assert!(cost <= 40, "a page of 10 cost {cost} Redis commands");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_into_a_full_queue_is_a_429_and_leaves_the_dead_letter_in_place() {
+    let redis = RedisServer::start();
+    let config = Config { max_queue_length: 1, ..test_config(&redis.url()) };
+    let app = spawn_with(config).await;
+    let id = app.submit_ok(&doomed(0)).await;
+    app.wait_for_state(&id, "failed", Duration::from_secs(10)).await;
+    // Fill the queue: a delayed task waits in it.
+    app.submit_ok(&json!({"kind": "noop", "delay_ms": 60_000})).await;
+    let response = app.http.post(app.url(&format!("/tasks/{id}/retry"))).send().await.unwrap();
+    ttp::testkit::assert_problem(response, 429, None).await;
+    let view = app.get(&id).await;
+    assert_eq!(view["state"], "failed", "{view}");
+    let dead = default_keys().dead(&default_queue());
+    assert_eq!(zcard(&redis, &dead), 1);
+    app.shutdown().await;
+}

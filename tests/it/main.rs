@@ -5,6 +5,7 @@
 
 mod auth;
 mod chaos;
+mod chaos_stalls;
 mod connections;
 mod dead_letters;
 mod delivery;

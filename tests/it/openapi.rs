@@ -137,6 +137,9 @@ async fn cors_answers_preflights_from_configured_origins_only() {
     let allowed = preflight("https://dash.example").await.unwrap();
     assert!(allowed.status().is_success(), "{allowed:?}");
     assert_eq!(allowed.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "https://dash.example");
+    // A browser may send an API key.
+    let headers = allowed.headers()["access-control-allow-headers"].to_str().unwrap().to_owned();
+    assert!(headers.contains("authorization") && headers.contains("x-api-key"), "{headers}");
     let other = preflight("https://evil.example").await.unwrap();
     assert!(other.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none(), "{other:?}");
 }

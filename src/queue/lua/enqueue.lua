@@ -11,7 +11,7 @@
 --   (same key, different request), 5 stored already (this call was sent before and its
 --   reply lost: the task ids make it idempotent, so sending it again is safe)
 local now, max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local len = redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+local len = waiting(KEYS[1], KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
 local out, ready, later = {}, {}, {}
 for i = 1, n do

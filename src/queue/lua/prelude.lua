@@ -36,3 +36,8 @@ local function trim_dead(dead, now, ttl_s, max)
   local extra = redis.call('ZCARD', dead) - max
   if extra > 0 then redis.call('ZREMRANGEBYRANK', dead, 0, extra - 1) end
 end
+
+-- Queued plus scheduled tasks of a queue: what TTP_MAX_QUEUE_LENGTH bounds.
+local function waiting(pending, scheduled)
+  return redis.call('ZCARD', pending) + redis.call('ZCARD', scheduled)
+end
