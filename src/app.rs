@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api::auth::Guard;
 use crate::api::budget::BodyBudget;
 use crate::api::coalescer::Coalescer;
 use crate::api::waiters::{self, Waiters};
@@ -42,6 +43,8 @@ pub struct App {
     queue: Arc<Queue>,
     registry: HandlerRegistry,
     metrics: Metrics,
+    guard: Arc<Guard>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Warns at start-up about a Redis that is down or may evict task data.
@@ -62,6 +65,26 @@ async fn check_redis(queue: &Queue) {
     }
 }
 
+/// Re-reads the API keys on SIGHUP, and drops idle rate-limit buckets every minute.
+async fn keep_keys(guard: Arc<Guard>, stop: CancellationToken) {
+    let reload = || match guard.reload() {
+        Ok(keys) => tracing::info!(keys, "API keys re-read"),
+        Err(e) => tracing::error!(error = %e, "API keys not re-read; the keys in force stay"),
+    };
+    let prune = async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            guard.forget_idle();
+        }
+    };
+    tokio::select! {
+        () = crate::shutdown::on_hangups(stop.clone(), reload) => {}
+        () = prune => {}
+        () = stop.cancelled() => {}
+    }
+}
+
 impl App {
     /// Builds every part; fails with a clear message (bad setting, port in use, …).
     pub async fn build(
@@ -71,6 +94,11 @@ impl App {
     ) -> anyhow::Result<Self> {
         let settings = config.settings()?;
         let metrics = Metrics::new().context("cannot register metrics")?;
+        let guard = Arc::new(Guard::new(&settings.http, metrics.http_rate_limited.clone())?);
+        let tls = match &settings.http.tls {
+            Some((cert, key)) => Some(server::acceptor(cert, key).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
         let queue =
             Arc::new(Queue::new(&settings.redis, settings.limits, metrics.redis_errors.clone())?);
         let listener = if roles.api {
@@ -82,7 +110,7 @@ impl App {
         } else {
             None
         };
-        Ok(Self { settings, roles, listener, queue, registry, metrics })
+        Ok(Self { settings, roles, listener, queue, registry, metrics, guard, tls })
     }
 
     /// The bound HTTP address, when the API role is on.
@@ -104,7 +132,7 @@ impl App {
     /// and finishes in-flight requests while the workers finish or hand back their tasks;
     /// the background tasks of the API (submission coalescing) end last.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { settings, roles, listener, queue, registry, metrics } = self;
+        let Self { settings, roles, listener, queue, registry, metrics, guard, tls } = self;
         check_redis(&queue).await;
         let workers = roles.workers.then(|| {
             let worker = settings.worker.clone();
@@ -118,6 +146,7 @@ impl App {
                 body_budget: BodyBudget::new(settings.http.max_inflight_body_bytes),
                 submission_budget: settings.redis.timeout + SUBMISSION_MARGIN,
                 allowed_queues: settings.allowed_queues.clone(),
+                guard: guard.clone(),
                 queue: queue.clone(),
                 registry,
                 metrics,
@@ -131,13 +160,16 @@ impl App {
                 state.waiters.clone(),
                 shutdown.clone(),
             ));
+            background.spawn(keep_keys(guard.clone(), shutdown.clone()));
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }
             let router = api::router(state, &settings.http);
             let (http, grace, stop) =
                 (settings.http.clone(), settings.worker.grace, shutdown.clone());
-            tokio::spawn(async move { server::serve(listener, router, &http, grace, stop).await })
+            tokio::spawn(
+                async move { server::serve(listener, router, &http, tls, grace, stop).await },
+            )
         });
         shutdown.cancelled().await;
         tracing::info!("shutting down");

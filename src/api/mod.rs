@@ -1,6 +1,6 @@
 //! The HTTP API: router, layers and shared state. One file per resource.
 
-mod auth;
+pub mod auth;
 mod batch;
 pub mod budget;
 pub mod coalescer;
@@ -57,6 +57,8 @@ pub struct AppContext {
     pub submission_budget: std::time::Duration,
     /// The queue names submissions may use.
     pub allowed_queues: crate::config::AllowedQueues,
+    /// API keys and rate limits.
+    pub guard: Arc<auth::Guard>,
     /// Registered kinds (for validation at submission).
     pub registry: HandlerRegistry,
     /// Metrics handles.
@@ -104,6 +106,7 @@ pub fn router(state: AppState, config: &HttpSettings) -> Router {
     let (routes, _) = routes().split_for_parts();
     let timeout = config.request_timeout;
     let budget = (state.body_budget.clone(), config.max_body_bytes as u64);
+    let state_guard = state.guard.clone();
     let mut router = routes
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -112,10 +115,7 @@ pub fn router(state: AppState, config: &HttpSettings) -> Router {
         .layer(Extension(openapi::Served(document.into())))
         .layer(Extension(BodyTimeout(config.body_timeout)))
         .with_state(state);
-    if !config.api_keys.is_empty() {
-        let keys = auth::ApiKeys(Arc::new(config.api_keys.clone()));
-        router = router.layer(middleware::from_fn_with_state(keys, auth::require_key));
-    }
+    router = router.layer(middleware::from_fn_with_state(state_guard, auth::guard));
     let mut router = router
         .layer(middleware::from_fn_with_state(timeout, layers::deadline))
         .layer(middleware::from_fn_with_state(metrics, metrics::track_http))

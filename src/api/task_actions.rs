@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::auth::Caller;
 use super::{ApiError, AppState, TaskView, openapi};
 use crate::metrics::{AttemptEnd, Outcome};
 use crate::queue::Transition;
@@ -69,9 +70,11 @@ async fn after(
 )]
 pub async fn cancel(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TaskView>, ApiError> {
     let id = parse(&id)?;
+    caller.require_queue(id.queue())?;
     let cancelled = state.queue.cancel(&id).await?;
     let rule = "only queued or scheduled tasks can be cancelled";
     let record = after(&state, &id, cancelled, rule).await?;
@@ -108,9 +111,11 @@ pub async fn cancel(
 )]
 pub async fn retry(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse(&id)?;
+    caller.require_queue(id.queue())?;
     let revived = state.queue.revive(&id).await?;
     let rule = "only failed or cancelled tasks can be retried";
     let record = after(&state, &id, revived, rule).await?;

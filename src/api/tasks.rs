@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::auth::Caller;
 use super::submission::{accepted, replay, validate};
 use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView, openapi};
 use crate::config::MAX_WAIT_MS;
@@ -55,11 +56,13 @@ use crate::task::{FieldError, TaskId, TaskRequest};
 )]
 pub async fn submit(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     ApiJson(request): ApiJson<TaskRequest>,
 ) -> Result<Response, ApiError> {
     let request = with_header_key(request, SubmitHeaders::read(&headers)?)?;
     let task = validate(&state, request)?;
+    caller.require_queue(&task.queue)?;
     let (id, queue, kind) =
         (task.id.clone(), task.queue.to_string(), task.kind.as_str().to_owned());
     let stored = state.submissions.submit(task, state.submission_deadline()).await;
@@ -121,6 +124,7 @@ pub struct FetchQuery {
 )]
 pub async fn fetch(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<FetchQuery>,
 ) -> Result<Json<TaskView>, ApiError> {
@@ -135,6 +139,7 @@ pub async fn fetch(
     let not_found =
         || ApiError::NotFound(format!("no task {id:?} (unknown, or expired after its result TTL)"));
     let task_id = TaskId::parse(&id).ok_or_else(not_found)?;
+    caller.require_queue(task_id.queue())?;
     if wait_ms == 0 {
         let record = state.queue.get(&task_id).await?.ok_or_else(not_found)?;
         return Ok(Json(TaskView::from(record)));

@@ -23,7 +23,9 @@ mod prometheus;
 mod queues;
 mod races;
 mod redis_faults;
+mod redis_security;
 mod robustness;
+mod scopes;
 mod stalls;
 
 /// Path of the `ttp` binary built for these tests.
