@@ -13,14 +13,16 @@ use tokio_util::task::TaskTracker;
 use crate::api::auth::Guard;
 use crate::api::budget::BodyBudget;
 use crate::api::coalescer::Coalescer;
+use crate::api::kinds_sync;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
 use crate::config::{Config, Settings};
-use crate::kinds::HandlerRegistry;
+use crate::kinds::{Catalog, HandlerRegistry};
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::server;
-use crate::worker::WorkerPool;
+use crate::task::QueueName;
+use crate::worker::{QueueSet, WorkerPool};
 
 /// What a submission may take beyond the Redis deadline: building the calls and the
 /// answer.
@@ -63,6 +65,19 @@ async fn check_redis(queue: &Queue) {
             "cannot read Redis maxmemory-policy (CONFIG GET refused); make sure it is noeviction"
         ),
     }
+}
+
+/// The queues a process maintains: those it serves (`served`, when it runs workers) and
+/// those of external kinds, which only external workers serve.
+fn maintained_queues(served: Option<Vec<QueueName>>, catalog: Arc<Catalog>) -> QueueSet {
+    let served = served.unwrap_or_default();
+    Arc::new(move || {
+        let mut queues = served.clone();
+        queues.extend(catalog.external_queues());
+        queues.sort();
+        queues.dedup();
+        queues
+    })
 }
 
 /// Re-reads the API keys on SIGHUP, and drops idle rate-limit buckets every minute.
@@ -134,12 +149,23 @@ impl App {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { settings, roles, listener, queue, registry, metrics, guard, tls } = self;
         check_redis(&queue).await;
-        let workers = roles.workers.then(|| {
-            let worker = settings.worker.clone();
-            tracing::info!(concurrency = worker.concurrency, queues = ?worker.queue_names(), "workers started");
-            WorkerPool::start(queue.clone(), registry.clone(), metrics.clone(), worker)
-        });
         let background = TaskTracker::new();
+        let catalog = Arc::new(Catalog::new(registry.clone()));
+        background.spawn(kinds_sync::run(queue.clone(), catalog.clone(), shutdown.clone()));
+        let worker = settings.worker.clone();
+        if roles.workers {
+            tracing::info!(concurrency = worker.concurrency, queues = ?worker.queue_names(), "workers started");
+        }
+        let maintained =
+            maintained_queues(roles.workers.then(|| worker.queue_names()), catalog.clone());
+        let workers = WorkerPool::start(
+            queue.clone(),
+            registry,
+            metrics.clone(),
+            worker,
+            maintained,
+            roles.workers,
+        );
         let server = listener.map(|listener| {
             let state = Arc::new(AppContext {
                 submissions: Coalescer::start(queue.clone(), &background),
@@ -148,7 +174,7 @@ impl App {
                 allowed_queues: settings.allowed_queues.clone(),
                 guard: guard.clone(),
                 queue: queue.clone(),
-                registry,
+                catalog,
                 metrics,
                 defaults: settings.tasks,
                 served_queues: settings.worker.queue_names(),
@@ -173,9 +199,7 @@ impl App {
         });
         shutdown.cancelled().await;
         tracing::info!("shutting down");
-        if let Some(workers) = workers {
-            workers.shutdown().await;
-        }
+        workers.shutdown().await;
         if let Some(server) = server {
             server.await.context("HTTP server task failed")?;
         }

@@ -8,6 +8,8 @@ mod dead_letters;
 mod error;
 mod extract;
 mod health;
+mod kinds;
+pub mod kinds_sync;
 mod layers;
 pub mod openapi;
 mod queues;
@@ -34,7 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::HttpSettings;
-use crate::kinds::HandlerRegistry;
+use crate::kinds::Catalog;
 use crate::metrics::{self, Metrics};
 use crate::queue::Queue;
 use crate::task::{QueueName, TaskDefaults};
@@ -59,8 +61,8 @@ pub struct AppContext {
     pub allowed_queues: crate::config::AllowedQueues,
     /// API keys and rate limits.
     pub guard: Arc<auth::Guard>,
-    /// Registered kinds (for validation at submission).
-    pub registry: HandlerRegistry,
+    /// Every kind, embedded and external (for validation at submission, `GET /kinds`).
+    pub catalog: Arc<Catalog>,
     /// Metrics handles.
     pub metrics: Metrics,
     /// Defaults for fields a submission leaves out.
@@ -87,6 +89,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(batch::submit_batch))
         .routes(routes!(tasks::fetch, task_actions::cancel))
         .routes(routes!(task_actions::retry))
+        .routes(routes!(kinds::list))
+        .routes(routes!(kinds::put, kinds::delete))
         .routes(routes!(queues::list))
         .routes(routes!(dead_letters::dead))
         .routes(routes!(queues::pause))
@@ -101,7 +105,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// echoed on the response), the request span, CORS when configured, compression, HTTP
 /// metrics, the request deadline, API keys when configured, the body limit.
 pub fn router(state: AppState, config: &HttpSettings) -> Router {
-    let document = openapi::to_json(&openapi::document(&state.registry));
+    let document = openapi::to_json(&openapi::document(state.catalog.embedded()));
     let metrics = Arc::new(state.metrics.clone());
     let (routes, _) = routes().split_for_parts();
     let timeout = config.request_timeout;

@@ -30,6 +30,7 @@ use crate::task::TaskRequest;
     tags(
         (name = "tasks", description = "Submit, read, cancel and retry tasks."),
         (name = "queues", description = "Queue counts, pause and resume, the dead-letter list."),
+        (name = "kinds", description = "The kinds a task may have, with their payload schemas; declaring external kinds."),
         (name = "health", description = "Liveness, readiness, metrics and this document."),
     ),
     components(
