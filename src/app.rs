@@ -14,6 +14,7 @@ use crate::api::auth::Guard;
 use crate::api::budget::BodyBudget;
 use crate::api::coalescer::Coalescer;
 use crate::api::kinds_sync;
+use crate::api::lease::waiters::ClaimWaiters;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
 use crate::config::{Config, Settings};
@@ -173,6 +174,10 @@ impl App {
                 submission_budget: settings.redis.timeout + SUBMISSION_MARGIN,
                 allowed_queues: settings.allowed_queues.clone(),
                 guard: guard.clone(),
+                claim_waiters: ClaimWaiters::new(queue.clone(), shutdown.clone()),
+                lease: settings.worker.lease,
+                lease_max: settings.worker.lease_max,
+                retry: settings.worker.retry,
                 queue: queue.clone(),
                 catalog,
                 metrics,

@@ -141,6 +141,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_ms: Option<u64>,
+    /// Longest lease an external worker may ask for (claim, heartbeat) [env: TTP_LEASE_MAX_MS] [default: 600000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_max_ms: Option<u64>,
     /// Default per-attempt timeout [env: TTP_TASK_TIMEOUT_MS] [default: 30000].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ mod health;
 mod kinds;
 pub mod kinds_sync;
 mod layers;
+pub mod lease;
 pub mod openapi;
 mod queues;
 mod submission;
@@ -61,6 +62,14 @@ pub struct AppContext {
     pub allowed_queues: crate::config::AllowedQueues,
     /// API keys and rate limits.
     pub guard: Arc<auth::Guard>,
+    /// Long-poll claims' shared waits on queue wake-ups.
+    pub claim_waiters: lease::waiters::ClaimWaiters,
+    /// The lease a claim gets when it asks for none (`TTP_LEASE_MS`).
+    pub lease: std::time::Duration,
+    /// The longest lease a worker may ask for (`TTP_LEASE_MAX_MS`).
+    pub lease_max: std::time::Duration,
+    /// Retry backoff, for attempts external workers fail.
+    pub retry: crate::task::RetryPolicy,
     /// Every kind, embedded and external (for validation at submission, `GET /kinds`).
     pub catalog: Arc<Catalog>,
     /// Metrics handles.
@@ -92,6 +101,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kinds::list))
         .routes(routes!(kinds::put, kinds::delete))
         .routes(routes!(queues::list))
+        .routes(routes!(lease::claim::claim))
+        .routes(routes!(lease::actions::heartbeat))
+        .routes(routes!(lease::actions::complete))
+        .routes(routes!(lease::actions::fail))
+        .routes(routes!(lease::actions::release))
         .routes(routes!(dead_letters::dead))
         .routes(routes!(queues::pause))
         .routes(routes!(queues::resume))

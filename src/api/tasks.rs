@@ -69,7 +69,7 @@ pub async fn submit(
     match stored.map_err(|e| ApiError::from(e).about(&id))? {
         Enqueued::Created(record) => {
             state.metrics.submitted.with_label_values(&[&queue, &kind]).inc();
-            Ok(accepted(record))
+            Ok(accepted(*record))
         }
         Enqueued::Replayed(id) => replay(&state, &id).await,
     }

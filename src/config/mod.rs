@@ -84,6 +84,8 @@ pub struct Config {
     pub queues: String,
     /// Lease of a claimed task, renewed while it runs (`TTP_LEASE_MS`).
     pub lease_ms: u64,
+    /// Longest lease an external worker may ask for (claim, heartbeat). (`TTP_LEASE_MAX_MS`).
+    pub lease_max_ms: u64,
     /// Default per-attempt timeout (`TTP_TASK_TIMEOUT_MS`).
     pub task_timeout_ms: u64,
     /// Default attempts before the dead-letter list (`TTP_MAX_ATTEMPTS`).
@@ -164,6 +166,7 @@ impl Default for Config {
             concurrency: 4,
             queues: "default=1".into(),
             lease_ms: 30_000,
+            lease_max_ms: 600_000,
             task_timeout_ms: 30_000,
             max_attempts: 3,
             backoff_base_ms: 1000,

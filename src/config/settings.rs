@@ -66,6 +66,8 @@ pub struct WorkerSettings {
     pub retry: RetryPolicy,
     /// Time running tasks get at shutdown.
     pub grace: Duration,
+    /// Longest lease an external worker may ask for.
+    pub lease_max: Duration,
 }
 
 impl WorkerSettings {
@@ -183,6 +185,12 @@ impl Config {
                 self.shutdown_grace_ms,
                 0,
                 3_600_000,
+            )?),
+            lease_max: Duration::from_millis(in_range(
+                "TTP_LEASE_MAX_MS",
+                self.lease_max_ms,
+                1000,
+                DAY_MS,
             )?),
         })
     }

@@ -57,7 +57,7 @@ pub use enqueue::Enqueued;
 pub use fields::{ClaimEntry, LeaseFields};
 pub use keys::Keys;
 pub use maintenance::{ExpiredLease, ExpiredLeases, Promoted};
-pub use read::QueueStats;
+pub use read::{QueueStats, TaskRead};
 pub use replies::Transition;
 pub use settle::{Action, Holder, Settlement};
 pub use token::LeaseToken;

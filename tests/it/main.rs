@@ -10,6 +10,7 @@ mod connections;
 mod dead_letters;
 mod delivery;
 mod errors;
+mod external;
 mod kinds;
 mod lifecycle;
 mod longpoll;
