@@ -5,7 +5,11 @@
 #      curl submits a text.wordcount task and checks its result, and an invalid payload
 #      and checks the 422;
 #   3. producer: 2,000 tasks one request each, then 2,000 through POST /tasks/batch;
-#   4. SIGTERM to the consumer: it must exit 0 (graceful shutdown).
+#   4. external workers through the lease API: examples/worker.py (Python standard
+#      library) declares its kinds and runs COUNT/4 py.sha256 tasks, dead-letters a
+#      permanent failure and, on SIGTERM mid-task, releases the task and exits 0;
+#      examples/worker.sh (curl + jq) does the same with sh.wc and sh.sleep;
+#   5. SIGTERM to the consumer: it must exit 0 (graceful shutdown).
 # Expects the examples built (`cargo build --examples`). Every step is bounded
 # (EXAMPLES_DEADLINE_S caps the whole run); everything started here is stopped, and the
 # temporary directory deleted, on exit, Ctrl+C included.
@@ -23,13 +27,14 @@ die() { printf 'examples-run: %s\n' "$*" >&2; exit 1; }
 for example in consumer producer custom_handler; do
   [ -x "$BIN/$example" ] || die "$BIN/$example missing: run cargo build --examples"
 done
-command -v curl >/dev/null || die "curl is needed"
+scripts/need.sh curl jq python3
 
 WORK=$(mktemp -d -t ttp-examples.XXXXXX)
 REDIS_PORT=$(scripts/free-port.sh)
 PORT=$(scripts/free-port.sh)
 URL="http://127.0.0.1:$PORT"
 CONSUMER_PID=""
+WORKER_PID=""
 WATCHDOG_PID=""
 STEP_PID=""
 
@@ -54,6 +59,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   if [ -n "$STEP_PID" ]; then kill -TERM "$STEP_PID" 2>/dev/null || true; fi
+  if [ -n "$WORKER_PID" ]; then kill -KILL "$WORKER_PID" 2>/dev/null || true; fi
   if [ -n "$CONSUMER_PID" ] && kill -0 "$CONSUMER_PID" 2>/dev/null; then
     kill -TERM "$CONSUMER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$CONSUMER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -65,6 +71,11 @@ cleanup() {
     echo "--- consumer log (last 30 lines)" >&2
     tail -n 30 "$WORK/consumer.log" >&2
   fi
+  for log in "$WORK"/worker.*.log; do
+    [ "$status" -ne 0 ] && [ -f "$log" ] || continue
+    echo "--- $(basename "$log") (last 20 lines)" >&2
+    tail -n 20 "$log" >&2
+  done
   rm -rf "$WORK"
   exit "$status"
 }
@@ -118,6 +129,72 @@ status=$(curl -sS --max-time 5 -o "$WORK/problem.json" -w '%{http_code}' "$URL/t
   -H 'content-type: application/json' -d '{"kind":"text.wordcount","payload":{"txt":"a"}}')
 cat "$WORK/problem.json"; echo
 [ "$status" = 422 ] || die "expected 422, got $status"
+
+# POSTs a task ($1, JSON) and prints its id.
+submit() {
+  local answer
+  answer=$(curl -fsS --max-time 5 "$URL/tasks" -H 'content-type: application/json' -d "$1")
+  grep -o '"id":"[^"]*"' <<<"$answer" | head -n 1 | cut -d'"' -f4
+}
+
+# Waits for task $1 to reach state $2 (up to 20 s) and prints its view.
+await_state() {
+  local view
+  for _ in $(seq 1 200); do
+    view=$(curl -fsS --max-time 5 "$URL/tasks/$1")
+    grep -q "\"state\":\"$2\"" <<<"$view" && { echo "$view"; return 0; }
+    sleep 0.1
+  done
+  die "task $1 never reached $2: $view"
+}
+
+# Sends SIGTERM to the external worker while task $1 runs; it must release the task
+# (queued again, attempt not counted) and exit 0.
+stop_mid_task() {
+  await_state "$1" running >/dev/null
+  kill -TERM "$WORKER_PID"
+  local status=0
+  step timeout 30 tail --pid="$WORKER_PID" -f /dev/null || die "the worker did not stop"
+  wait "$WORKER_PID" || status=$?
+  WORKER_PID=""
+  [ "$status" -eq 0 ] || die "the worker exited with $status"
+  await_state "$1" queued | grep -q '"attempts":0' || die "released task $1 counted an attempt"
+  echo "SIGTERM mid-task: released $1 (queued, attempts 0), worker exited 0"
+}
+
+say "examples/worker.py: a Python worker on queue py (lease API, standard library only)"
+python3 examples/worker.py --url "$URL" --queue py --batch 50 --wait-ms 2000 --declare \
+  >"$WORK/worker.py.log" 2>&1 &
+WORKER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS --max-time 1 "$URL/kinds" | grep -q '"py.sleep"' && break
+  sleep 0.1
+done
+step timeout 120 "$BIN/producer" --url "$URL" --count $(( COUNT / 4 )) --kind py.sha256 \
+  --payload '{"text":"abc"}' --wait-timeout-s 90 --strict
+id=$(submit '{"kind":"py.sha256","payload":{"text":"abc"}}')
+await_state "$id" succeeded | grep -q ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad \
+  || die "wrong sha256 from worker.py"
+id=$(submit '{"kind":"py.sleep","payload":{"fail":"permanent"}}')
+await_state "$id" failed >/dev/null
+curl -fsS --max-time 5 "$URL/queues/py/dead" | grep -q "$id" || die "$id not in the dead letters"
+echo "a permanent failure went to the dead letters at once"
+stop_mid_task "$(submit '{"kind":"py.sleep","payload":{"ms":60000}}')"
+
+say "examples/worker.sh: a shell worker on queue sh (curl + jq)"
+TTP_URL="$URL" WORKER_WAIT_MS=2000 examples/worker.sh sh --declare >"$WORK/worker.sh.log" 2>&1 &
+WORKER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS --max-time 1 "$URL/kinds" | grep -q '"sh.wc"' && break
+  sleep 0.1
+done
+id=$(submit '{"kind":"sh.wc","payload":{"text":"to be or\nnot to be\n"}}')
+await_state "$id" succeeded | grep -q '"result":{"bytes":19,"lines":2,"words":6}' \
+  || die "wrong counts from worker.sh"
+echo "sh.wc counted by worker.sh"
+curl -fsS --max-time 5 -X PUT "$URL/kinds/sh.sleep" -H 'content-type: application/json' \
+  -d '{"queue":"sh","description":"sleeps s seconds","payload_schema":{"type":"object"}}' >/dev/null
+stop_mid_task "$(submit '{"kind":"sh.sleep","payload":{"s":60}}')"
 
 say "producer: $COUNT text.wordcount tasks, one POST /tasks each"
 step timeout 120 "$BIN/producer" --url "$URL" --count "$COUNT" --kind text.wordcount \

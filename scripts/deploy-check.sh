@@ -41,19 +41,12 @@ run_check() {
   fi
 }
 
-apt_install() {
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
 tools() {
   scripts/ensure-prometheus.sh
-  command -v curl >/dev/null || apt_install curl
+  scripts/need.sh curl
   if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     echo "installing python3-venv from the Debian/Ubuntu packages" >&2
-    apt_install python3 python3-venv
+    scripts/need.sh --install python3 python3-venv
   fi
   local stamp="$VENV/.deploy-check-$(printf '%s\n' "${PY_PACKAGES[@]}" | cksum | cut -d' ' -f1)"
   if [ -f "$stamp" ]; then return 0; fi

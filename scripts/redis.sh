@@ -8,13 +8,7 @@ PORT="${DEV_REDIS_PORT:-6390}"
 DIR="${DEV_REDIS_DIR:-$(pwd)/.data/redis}"
 
 install() {
-  if command -v redis-server >/dev/null 2>&1; then return 0; fi
-  echo "redis-server not found: installing it from the Debian/Ubuntu packages" >&2
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-  command -v redis-server >/dev/null || { echo "could not install redis-server" >&2; exit 1; }
+  "$(dirname "$0")/need.sh" redis-server redis-cli:redis-tools
 }
 
 start() {

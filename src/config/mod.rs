@@ -17,7 +17,8 @@ pub use secret::Secret;
 pub use http::HttpSettings;
 pub use redis::{RedisSettings, RedisTls};
 pub use settings::{
-    AllowedQueues, LogSettings, MAX_WAIT_MS, QueueLimits, QueueWeight, Settings, WorkerSettings,
+    AllowedQueues, LogSettings, MAX_WAIT_MS, MIN_LEASE_MS, QueueLimits, QueueWeight, Settings,
+    WorkerSettings,
 };
 
 use std::path::Path;

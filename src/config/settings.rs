@@ -12,6 +12,10 @@ use crate::task::{QueueName, RetryPolicy, TaskDefaults};
 /// exceed it.
 pub const MAX_WAIT_MS: u64 = 30_000;
 
+/// Shortest lease a worker of the lease API may take (`lease_ms`, SPEC §9); reapers look
+/// for expired leases at least this often, so a short lease is taken back on time.
+pub const MIN_LEASE_MS: u64 = 1_000;
+
 /// Every slice of a valid configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {

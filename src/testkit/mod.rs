@@ -12,6 +12,7 @@ mod certs;
 mod inspect;
 mod problem;
 mod process;
+mod pyworker;
 mod server;
 
 pub use app::{TestApp, test_config};
@@ -19,4 +20,5 @@ pub use certs::TestCerts;
 pub use inspect::*;
 pub use problem::assert_problem;
 pub use process::{TtpProcess, wait_until};
+pub use pyworker::PyWorker;
 pub use server::{RedisServer, free_port};

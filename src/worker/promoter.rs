@@ -19,6 +19,10 @@ use crate::task::now_ms;
 
 const LONGEST_SLEEP: Duration = Duration::from_secs(5);
 
+/// Longest blocking wait of the listener: the queues it listens to change (external
+/// kinds are seen within a second), and a queue added mid-wait is heard from the next.
+const LISTEN_SLICE: Duration = Duration::from_secs(1);
+
 /// Promotes until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
     let signal = Arc::new(Notify::new());
@@ -59,12 +63,12 @@ async fn listen(shared: Arc<Shared>, signal: Arc<Notify>, stop: CancellationToke
         let names = (shared.maintained)();
         if names.is_empty() {
             tokio::select! {
-                () = tokio::time::sleep(LONGEST_SLEEP) => continue,
+                () = tokio::time::sleep(LISTEN_SLICE) => continue,
                 () = stop.cancelled() => return,
             }
         }
         tokio::select! {
-            woke = waiter.wait(&names, LONGEST_SLEEP) => match woke {
+            woke = waiter.wait(&names, LISTEN_SLICE) => match woke {
                 Ok(true) => {
                     backoff.reset();
                     signal.notify_one();

@@ -5,7 +5,10 @@
 //! handler's error, from [`RetryPolicy::after`]) and settles them, fenced by the claim
 //! that held the lease, so a worker that answers late cannot be overwritten or overwrite.
 //! It sleeps until the earliest lease deadline it saw (renewed leases move that deadline
-//! forward, so a healthy system costs one cheap read per renewal period).
+//! forward), but never longer than the shortest lease a claim can take
+//! ([`MIN_LEASE_MS`], or `TTP_LEASE_MS` when shorter): a lease taken after the pass, by
+//! a worker of the lease API, may be shorter than everything the pass saw. That is one
+//! cheap read per queue per second.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,18 +18,19 @@ use tokio_util::sync::CancellationToken;
 use super::passes;
 use super::shared::Shared;
 use crate::backoff::Backoff;
+use crate::config::MIN_LEASE_MS;
 use crate::metrics::{AttemptEnd, Metrics, Outcome};
 use crate::queue::{Action, ExpiredLease, Holder, Queue, QueueError, Settlement};
 use crate::task::{Next, QueueName, RetryPolicy, State, now_ms};
 
 /// Reaps until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let lease_ms = shared.settings.lease.as_millis() as i64;
+    let longest_sleep = (shared.settings.lease.as_millis() as i64).min(MIN_LEASE_MS as i64);
     let mut backoff = Backoff::new("reap");
     loop {
         let pass = passes::over_queues(&shared, |name| reap(shared.clone(), name));
         let next = match pass.await {
-            Ok(next) => next.unwrap_or(i64::MAX).min(now_ms() + lease_ms),
+            Ok(next) => next.unwrap_or(i64::MAX).min(now_ms() + longest_sleep),
             Err(e) => {
                 if !backoff.wait(&stop, &e).await {
                     return;
@@ -36,7 +40,7 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         };
         backoff.reset();
         // A few ms past the deadline, so the lease is expired by Redis' clock too.
-        let sleep = Duration::from_millis((next - now_ms() + 5).clamp(5, lease_ms) as u64);
+        let sleep = Duration::from_millis((next - now_ms() + 5).clamp(5, longest_sleep) as u64);
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             () = stop.cancelled() => return,

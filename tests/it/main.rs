@@ -11,6 +11,7 @@ mod dead_letters;
 mod delivery;
 mod errors;
 mod external;
+mod external_workers;
 mod kinds;
 mod lifecycle;
 mod longpoll;

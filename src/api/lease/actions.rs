@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::super::auth::Caller;
 use super::super::view::rfc3339;
 use super::super::{ApiError, ApiJson, AppState, TaskView, openapi};
+use crate::config::MIN_LEASE_MS;
 use crate::metrics::{AttemptEnd, Outcome};
 use crate::queue::{Action, Holder, LeaseToken, Settlement, TaskRead};
 use crate::task::{FieldError, Next, TaskId, now_ms};
@@ -178,10 +179,11 @@ pub async fn heartbeat(
     let (read, token) = held(&state, &caller, &id, &body.lease_token).await?;
     let lease_max = state.lease_max.as_millis() as i64;
     let lease_ms = body.lease_ms.unwrap_or(state.lease.as_millis() as i64);
-    if !(1000..=lease_max).contains(&lease_ms) {
+    let min = MIN_LEASE_MS as i64;
+    if !(min..=lease_max).contains(&lease_ms) {
         return Err(FieldError::new(
             "lease_ms",
-            format!("must be 1000..={lease_max}, got {lease_ms}"),
+            format!("must be {min}..={lease_max}, got {lease_ms}"),
         )
         .into());
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::super::auth::Caller;
 use super::super::view::rfc3339;
 use super::super::{ApiError, ApiJson, AppState, openapi};
-use crate::config::MAX_WAIT_MS;
+use crate::config::{MAX_WAIT_MS, MIN_LEASE_MS};
 use crate::queue::{ClaimRequest, ClaimedTask, LeaseToken};
 use crate::task::{FieldError, QueueName};
 
@@ -139,8 +139,13 @@ fn request_of(
     let max = range("max", body.max, 1, MAX_CLAIM as i64, 1)?;
     let wait_ms = range("wait_ms", body.wait_ms, 0, MAX_WAIT_MS as i64, 0)?;
     let lease_max = state.lease_max.as_millis() as i64;
-    let lease_ms =
-        range("lease_ms", body.lease_ms, 1000, lease_max, state.lease.as_millis() as i64)?;
+    let lease_ms = range(
+        "lease_ms",
+        body.lease_ms,
+        MIN_LEASE_MS as i64,
+        lease_max,
+        state.lease.as_millis() as i64,
+    )?;
     let worker_id = body.worker_id.map(|w| checked(w, "worker_id", b"._:@/-")).transpose()?;
     let token = LeaseToken::generate()?;
     let claim_id = match body.claim_id {
