@@ -92,6 +92,7 @@ impl App {
         roles: Roles,
         registry: HandlerRegistry,
     ) -> anyhow::Result<Self> {
+        crate::crypto::install_default_provider();
         let settings = config.settings()?;
         let metrics = Metrics::new().context("cannot register metrics")?;
         let guard = Arc::new(Guard::new(&settings.http, metrics.http_rate_limited.clone())?);

@@ -33,6 +33,7 @@
 //! - [`metrics`]: Prometheus registry, `attempt_ended`, HTTP middleware.
 //! - [`telemetry`]: logging (text or JSON lines).
 //! - [`backoff`]: the pause of every loop whose Redis calls fail.
+//! - [`crypto`]: rustls with `ring` as the process-wide TLS provider.
 //! - [`shutdown`]: SIGINT/SIGTERM to a cancellation token.
 //! - [`task`]: domain types: ids, names, states, validated submissions, records, retry
 //!   policy. Imports nothing of ttp.
@@ -50,6 +51,7 @@ pub mod backoff;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod kinds;
 pub mod metrics;
 pub mod queue;

@@ -14,7 +14,7 @@ mod problem;
 mod process;
 mod server;
 
-pub use app::{TestApp, test_config};
+pub use app::{TestApp, http_client, http_client_builder, test_config};
 pub use certs::TestCerts;
 pub use inspect::*;
 pub use problem::assert_problem;
