@@ -28,7 +28,7 @@
 //! - [`queue`]: the only module that talks to Redis: key layout, task-hash schema, Lua
 //!   scripts, every transition, blocking waiters.
 //! - [`kinds`]: what a task kind is (the `Handler` trait: parse, schema, run), the
-//!   registry and the built-in kinds.
+//!   registry and the built-in kinds (`http` calls out: push delivery).
 //! - [`config`]: layered configuration, parsed once into typed slices per module.
 //! - [`metrics`]: Prometheus registry, `attempt_ended`, HTTP middleware.
 //! - [`telemetry`]: logging (text or JSON lines).
