@@ -20,6 +20,7 @@ mod outage;
 mod priority;
 mod processes;
 mod prometheus;
+mod push;
 mod queues;
 mod races;
 mod redis_faults;
