@@ -206,11 +206,12 @@ async fn push_over_https_refuses_a_certificate_no_public_root_signed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_follows_redirects_within_the_host_only() {
+async fn push_follows_a_307_within_the_host_and_no_other_redirect() {
     let redis = RedisServer::start();
     let receiver = Receiver::start(json!({
         "/same": [{"status": 307, "headers": {"Location": "/landing"}}],
         "/away": [{"status": 307, "headers": {"Location": "http://localhost:{port}/landing"}}],
+        "/see-other": [{"status": 303, "headers": {"Location": "/landing"}}],
         "/landing": [{"status": 200, "text": "landed"}]
     }));
     let app = push_app(&redis).await;
@@ -234,6 +235,11 @@ async fn push_follows_redirects_within_the_host_only() {
     assert!(error.contains("redirect to http://localhost:"), "{error}");
     let paths: Vec<Value> = receiver.seen().iter().map(|r| r["path"].clone()).collect();
     assert_eq!(paths, ["/same", "/landing", "/away"], "the other host was not called");
+
+    // A 303 would turn the POST into a bodiless GET that the signature does not match.
+    let view = deliver(&app, json!({"url": receiver.url("/see-other")}), 3, "failed").await;
+    assert!(view["error"].as_str().unwrap().contains("303 redirect"), "{view}");
+    assert_eq!(receiver.seen().len(), 4, "/landing was not called again");
     app.shutdown().await;
 }
 

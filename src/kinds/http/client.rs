@@ -8,12 +8,14 @@
 //!
 //! Redirects are where an allow-list leaks: an allowed host could send ttp anywhere. So a
 //! redirect is followed only to the same host (still allowed, never from https down to
-//! http), at most [`MAX_REDIRECTS`] times; any other ends the attempt with a permanent
-//! error.
+//! http), at most [`MAX_REDIRECTS`] times, and only a 307 or 308: those keep the method
+//! and the body, so the signature still matches what arrives (a 301, 302 or 303 would
+//! turn a POST into a bodiless GET). Any other ends the attempt with a permanent error.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use reqwest::redirect::{Attempt, Policy};
 
 use crate::config::AllowedHosts;
@@ -53,7 +55,7 @@ pub(super) fn build(hosts: AllowedHosts) -> Result<reqwest::Client, PushError> {
     Ok(client)
 }
 
-/// Follows a redirect to the same, allowed host; refuses any other.
+/// Follows a 307 or 308 to the same, allowed host; refuses any other redirect.
 fn redirect(attempt: Attempt<'_>, hosts: &AllowedHosts) -> reqwest::redirect::Action {
     let next = attempt.url();
     // `previous` starts with the task's own URL.
@@ -68,11 +70,14 @@ fn redirect(attempt: Attempt<'_>, hosts: &AllowedHosts) -> reqwest::redirect::Ac
         "http" => first.scheme() == "http",
         _ => false,
     };
-    if same_host && allowed && scheme_ok {
+    let keeps_request =
+        matches!(attempt.status(), StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT);
+    if same_host && allowed && scheme_ok && keeps_request {
         attempt.follow()
     } else {
         let refused = format!(
-            "redirect to {next} not followed: only redirects within the same host ({}) are",
+            "{} redirect to {next} not followed: only 307 and 308 within the same host ({}) are",
+            attempt.status().as_u16(),
             first.host_str().unwrap_or_default()
         );
         attempt.error(refused)

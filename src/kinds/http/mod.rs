@@ -6,7 +6,7 @@
 //! What can go wrong is split as a receiver would expect from a webhook sender:
 //! - the URL must name a host `TTP_HTTP_ALLOWED_HOSTS` allows (none by default), checked
 //!   at submission (422) and again before sending (the list may have changed);
-//!   redirects are followed only within the same host (`client.rs`);
+//!   redirects are followed only within the same host, and only 307/308 (`client.rs`);
 //! - 429, 5xx, timeouts and connection errors are retried, no sooner than the answer's
 //!   `Retry-After`; other answers fail at once (`response.rs`);
 //! - every attempt carries `webhook-id` = the task id, so a receiver can drop a second
