@@ -14,6 +14,7 @@ run:
 test:
 	@scripts/redis.sh install
 	@scripts/ensure-prometheus.sh
+	@scripts/push-receiver.sh install
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --no-fail-fast; \
 	else \

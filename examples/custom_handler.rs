@@ -41,6 +41,8 @@ use ttp::task::TaskError;
 
 /// Adds this example's kinds to `registry` (e.g. `HandlerRegistry::with_builtins()`).
 pub fn register(registry: HandlerRegistry) -> anyhow::Result<HandlerRegistry> {
+    // rustls' crypto for reqwest's HTTPS (ttp builds reqwest without a default one).
+    ttp::crypto::install_default_provider();
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))

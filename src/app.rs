@@ -103,12 +103,15 @@ async fn keep_keys(guard: Arc<Guard>, stop: CancellationToken) {
 
 impl App {
     /// Builds every part; fails with a clear message (bad setting, port in use, …).
+    /// The registry's built-in `http` kind is configured from the push settings.
     pub async fn build(
         config: Config,
         roles: Roles,
-        registry: HandlerRegistry,
+        mut registry: HandlerRegistry,
     ) -> anyhow::Result<Self> {
+        crate::crypto::install_default_provider();
         let settings = config.settings()?;
+        registry.configure_push(&settings.push)?;
         let metrics = Metrics::new().context("cannot register metrics")?;
         let guard = Arc::new(Guard::new(&settings.http, metrics.http_rate_limited.clone())?);
         let tls = match &settings.http.tls {

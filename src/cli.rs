@@ -249,6 +249,18 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key_file: Option<String>,
+    /// Hosts the `http` kind may call: names, IPs or *.suffix, comma-separated; empty = none [env: TTP_HTTP_ALLOWED_HOSTS] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_allowed_hosts: Option<String>,
+    /// Signing secret of the `http` kind's requests, whsec_<base64> [env: TTP_HTTP_SIGNING_SECRET] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_signing_secret: Option<String>,
+    /// File holding the `http` kind's signing secret (a mounted secret) [env: TTP_HTTP_SIGNING_SECRET_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_signing_secret_file: Option<String>,
     /// Shutdown grace [env: TTP_SHUTDOWN_GRACE_MS] [default: 30000].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

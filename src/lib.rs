@@ -28,11 +28,12 @@
 //! - [`queue`]: the only module that talks to Redis: key layout, task-hash schema, Lua
 //!   scripts, every transition, blocking waiters.
 //! - [`kinds`]: what a task kind is (the `Handler` trait: parse, schema, run), the
-//!   registry and the built-in kinds.
+//!   registry and the built-in kinds (`http` calls out: push delivery).
 //! - [`config`]: layered configuration, parsed once into typed slices per module.
 //! - [`metrics`]: Prometheus registry, `attempt_ended`, HTTP middleware.
 //! - [`telemetry`]: logging (text or JSON lines).
 //! - [`backoff`]: the pause of every loop whose Redis calls fail.
+//! - [`crypto`]: rustls with `ring` as the process-wide TLS provider.
 //! - [`shutdown`]: SIGINT/SIGTERM to a cancellation token.
 //! - [`task`]: domain types: ids, names, states, validated submissions, records, retry
 //!   policy. Imports nothing of ttp.
@@ -50,6 +51,7 @@ pub mod backoff;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod kinds;
 pub mod metrics;
 pub mod queue;

@@ -11,6 +11,7 @@ use ttp::kinds::HandlerRegistry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    ttp::crypto::install_default_provider();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

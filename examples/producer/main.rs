@@ -88,6 +88,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // rustls' crypto for reqwest's HTTPS (ttp builds reqwest without a default one).
+    ttp::crypto::install_default_provider();
     match run(Args::parse()).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

@@ -29,6 +29,7 @@ impl Client {
         };
         let task = json!({"kind": args.kind, "queue": args.queue, "payload": payload});
         let body = if args.batch > 1 { json!({"tasks": vec![task; args.batch]}) } else { task };
+        crate::crypto::install_default_provider();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(args.concurrency.max(64))
             .tcp_nodelay(true)

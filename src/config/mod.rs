@@ -8,6 +8,7 @@
 //! leave a default in force.
 
 mod http;
+mod push;
 mod redis;
 mod secret;
 mod settings;
@@ -15,6 +16,7 @@ mod settings;
 pub use secret::Secret;
 
 pub use http::HttpSettings;
+pub use push::{AllowedHosts, PushSettings, signing_key};
 pub use redis::{RedisSettings, RedisTls};
 pub use settings::{
     AllowedQueues, LogSettings, MAX_WAIT_MS, MIN_LEASE_MS, QueueLimits, QueueWeight, Settings,
@@ -142,6 +144,12 @@ pub struct Config {
     pub tls_cert_file: String,
     /// PEM private key of the HTTPS certificate. (`TTP_TLS_KEY_FILE`).
     pub tls_key_file: String,
+    /// Hosts the `http` kind may call: names, IPs or `*.suffix`, comma-separated; empty: none. (`TTP_HTTP_ALLOWED_HOSTS`).
+    pub http_allowed_hosts: String,
+    /// Signing secret of the `http` kind's requests, `whsec_<base64>`. (`TTP_HTTP_SIGNING_SECRET`).
+    pub http_signing_secret: String,
+    /// File holding the `http` kind's signing secret (a mounted secret). (`TTP_HTTP_SIGNING_SECRET_FILE`).
+    pub http_signing_secret_file: String,
     /// Time running tasks get to finish after SIGTERM (`TTP_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace_ms: u64,
     /// Log filter, e.g. `info` or `ttp=debug` (`TTP_LOG`).
@@ -194,6 +202,9 @@ impl Default for Config {
             rate_limit_admin_per_s: 0,
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
+            http_allowed_hosts: String::new(),
+            http_signing_secret: String::new(),
+            http_signing_secret_file: String::new(),
             shutdown_grace_ms: 30_000,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -225,7 +236,8 @@ impl Config {
     }
 
     /// The configuration as TOML (the file format), with every secret shown as
-    /// `[redacted]`: the API keys, the Redis password (and one in the URL).
+    /// `[redacted]`: the API keys, the Redis password (and one in the URL), the push
+    /// signing secret.
     pub fn redacted_toml(&self) -> Result<String, ConfigError> {
         let mut shown = self.clone();
         let redact = |value: &mut String| {
@@ -235,6 +247,7 @@ impl Config {
         };
         redact(&mut shown.api_keys);
         redact(&mut shown.redis_password);
+        redact(&mut shown.http_signing_secret);
         shown.redis_url = secret::redact_url(&shown.redis_url);
         toml::to_string(&shown).map_err(|e| ConfigError::Load(e.to_string()))
     }
@@ -302,6 +315,22 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ttp.example.toml");
         let from_file: Config = Figment::from(Toml::file_exact(path)).extract().unwrap();
         assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
+    fn printed_configuration_redacts_every_secret() {
+        let config = Config {
+            api_keys: "key-aaaaaaaaaaaaaaaa".into(),
+            redis_password: "redis-pw".into(),
+            redis_url: "redis://u:url-pw@h:6379".into(),
+            http_signing_secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            ..Config::default()
+        };
+        let printed = config.redacted_toml().unwrap();
+        for secret in ["key-aaaa", "redis-pw", "url-pw", "whsec_"] {
+            assert!(!printed.contains(secret), "{secret} shown in {printed}");
+        }
+        assert!(printed.contains("http_signing_secret = \"[redacted]\""), "{printed}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Config, ConfigError, HttpSettings, LogFormat, RedisSettings};
+use super::{Config, ConfigError, HttpSettings, LogFormat, PushSettings, RedisSettings};
 use crate::task::{QueueName, RetryPolicy, TaskDefaults};
 
 /// Longest long-poll of `GET /tasks/{id}?wait_ms=` (SPEC §2); the request deadline must
@@ -33,6 +33,8 @@ pub struct Settings {
     pub logging: LogSettings,
     /// The queue names submissions may use.
     pub allowed_queues: AllowedQueues,
+    /// The `http` kind: allowed hosts and signing key.
+    pub push: PushSettings,
 }
 
 /// Limits the queue enforces on every write.
@@ -142,7 +144,8 @@ impl Config {
         let http = self.http_settings(redis.timeout)?;
         let logging = self.log_settings()?;
         let allowed_queues = self.allowed_queues()?;
-        Ok(Settings { http, redis, limits, worker, tasks, logging, allowed_queues })
+        let push = self.push_settings()?;
+        Ok(Settings { http, redis, limits, worker, tasks, logging, allowed_queues, push })
     }
 
     fn queue_limits(&self) -> Result<QueueLimits, ConfigError> {

@@ -4,7 +4,8 @@
 //! A kind is one thing in one place: its payload rules (checked at submission, so a bad
 //! payload is a 422 for the client rather than a dead letter an hour later), its JSON
 //! Schema (served in the OpenAPI document, so the spec's rules are the handler's rules)
-//! and its run. This module depends only on `task`; the API asks it to validate
+//! and its run. This module depends only on `task` (and on `config` for the settings of
+//! the `http` kind, which calls out and so needs an allow-list); the API asks it to validate
 //! submissions and describe kinds, the workers ask it to run tasks. Library users
 //! register their own kinds on the same registry.
 
@@ -15,6 +16,7 @@ mod downsample;
 mod echo;
 mod external;
 mod fail;
+mod http;
 mod noop;
 mod registry;
 mod samples;
@@ -23,6 +25,7 @@ mod sleep;
 
 pub use catalog::{Catalog, KindRef};
 pub use external::{ExternalKind, KindSpec};
+pub use http::{Http, PushError};
 pub use registry::HandlerRegistry;
 pub use schema::PayloadSchema;
 

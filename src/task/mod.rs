@@ -20,7 +20,7 @@ pub use names::{FieldError, Kind, Priority, QueueName};
 pub use new_task::{NewTask, TaskDefaults, TaskRequest};
 pub use payload::Payload;
 pub use record::TaskRecord;
-pub use retry::{Next, RetryPolicy};
+pub use retry::{Next, Retry, RetryPolicy};
 pub use state::State;
 
 /// Milliseconds since the Unix epoch, the one clock ttp stores.

@@ -3,6 +3,10 @@
 //! timeout) and the reaper (an expired lease) both ask [`RetryPolicy::after`], so the rule
 //! "retryable and attempts left → retry, else fail" is written once.
 //!
+//! A failure may carry the least delay its source asked for (an HTTP `Retry-After`): the
+//! next attempt then waits the longer of that and the backoff, the hint cut to `max_ms`
+//! so that one answer cannot park a task for days and `max_ms` stays the longest delay.
+//!
 //! Full jitter (a uniform draw between zero and the exponential ceiling) spreads the
 //! retries of tasks that failed together, so a dependency that comes back is not hit by
 //! a synchronised wave.
@@ -30,15 +34,44 @@ pub enum Next {
     Fail,
 }
 
+/// Whether a failed attempt may be retried, and how soon at the earliest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Another attempt cannot help.
+    Never,
+    /// Another attempt may help, not sooner than `min_delay_ms` after the failure.
+    After {
+        /// The least delay the failure's source asked for (0: none), ms.
+        min_delay_ms: u64,
+    },
+}
+
+impl From<bool> for Retry {
+    /// `true`: retryable with no least delay; `false`: never.
+    fn from(retryable: bool) -> Self {
+        if retryable { Self::After { min_delay_ms: 0 } } else { Self::Never }
+    }
+}
+
 impl RetryPolicy {
     /// What follows the failure of attempt `attempt` (1-based) of `max_attempts` at
-    /// `now_ms`: a retry after a backoff when the failure is `retryable` and attempts
-    /// remain, else failure.
-    pub fn after(&self, attempt: u32, max_attempts: u32, retryable: bool, now_ms: i64) -> Next {
-        if retryable && attempt < max_attempts {
-            Next::Retry { due_ms: now_ms + self.backoff(attempt).as_millis() as i64 }
-        } else {
-            Next::Fail
+    /// `now_ms`: when the failure may be retried (`retry`: a [`Retry`], or `true`) and
+    /// attempts remain, a retry after the longer of a backoff and the failure's least
+    /// delay (cut to `max_ms`); else failure.
+    pub fn after(
+        &self,
+        attempt: u32,
+        max_attempts: u32,
+        retry: impl Into<Retry>,
+        now_ms: i64,
+    ) -> Next {
+        match retry.into() {
+            Retry::After { min_delay_ms } if attempt < max_attempts => {
+                let backoff = self.backoff(attempt).as_millis() as u64;
+                let delay = backoff.max(min_delay_ms.min(self.max_ms));
+                Next::Retry { due_ms: now_ms.saturating_add(delay as i64) }
+            }
+            _ => Next::Fail,
         }
     }
 
@@ -81,6 +114,24 @@ mod tests {
         }
         assert_eq!(policy.after(3, 3, true, 0), Next::Fail);
         assert_eq!(policy.after(7, 3, true, 0), Next::Fail);
+    }
+
+    #[test]
+    fn a_least_delay_is_honoured_up_to_the_largest_backoff() {
+        let policy = RetryPolicy { base_ms: 100, max_ms: 5000 };
+        for _ in 0..100 {
+            let due = |min_delay_ms| match policy.after(1, 3, Retry::After { min_delay_ms }, 0) {
+                Next::Retry { due_ms } => due_ms,
+                Next::Fail => panic!("should retry"),
+            };
+            assert_eq!(due(2000), 2000);
+            assert!((0..=100).contains(&due(0)));
+            assert!((50..=100).contains(&due(50)));
+            assert_eq!(due(86_400_000), 5000);
+            assert_eq!(due(u64::MAX), 5000);
+        }
+        assert_eq!(policy.after(3, 3, Retry::After { min_delay_ms: 10 }, 0), Next::Fail);
+        assert_eq!(policy.after(1, 3, Retry::Never, 0), Next::Fail);
     }
 
     #[test]

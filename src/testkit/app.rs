@@ -31,6 +31,18 @@ pub fn test_config(redis_url: &str) -> Config {
     }
 }
 
+/// A plain reqwest client for tests. reqwest is built without a default TLS provider,
+/// so `reqwest::Client::new()` panics unless one is installed; this installs it first.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().unwrap()
+}
+
+/// A reqwest client builder for tests (see [`http_client`]).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    crate::crypto::install_default_provider();
+    reqwest::Client::builder()
+}
+
 /// The app running in this test process, reached over real HTTP.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -67,7 +79,7 @@ impl TestApp {
         let queue = app.queue();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { addr, http: reqwest::Client::new(), queue, shutdown, handle }
+        Self { addr, http: http_client(), queue, shutdown, handle }
     }
 
     /// `http://<addr><path>`.

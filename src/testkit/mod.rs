@@ -15,7 +15,7 @@ mod process;
 mod pyworker;
 mod server;
 
-pub use app::{TestApp, test_config};
+pub use app::{TestApp, http_client, http_client_builder, test_config};
 pub use certs::TestCerts;
 pub use inspect::*;
 pub use problem::assert_problem;

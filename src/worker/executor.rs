@@ -103,7 +103,7 @@ fn decide(shared: &Shared, task: &ClaimedTask, ended: Ended) -> Action {
         Ended::Returned(Err(error)) => error,
     };
     let retry = shared.settings.retry;
-    match retry.after(task.attempt, task.max_attempts, error.is_retryable(), now_ms()) {
+    match retry.after(task.attempt, task.max_attempts, error.retry(), now_ms()) {
         Next::Retry { due_ms } => Action::Retry { due_ms, error: error.to_string() },
         Next::Fail => Action::Fail(error.to_string()),
     }

@@ -208,7 +208,7 @@ async fn submit_paced(serve: &TtpProcess, settings: &Settings) -> HashMap<String
     let tasks: Vec<(Value, Plan)> = (0..settings.tasks).map(|n| random_task(&mut rng, n)).collect();
     let ticks = (settings.submit.as_millis() / TICK.as_millis()).max(1) as usize;
     let batch = tasks.len().div_ceil(ticks).clamp(1, 1000);
-    let http = reqwest::Client::new();
+    let http = ttp::testkit::http_client();
     let start = tokio::time::Instant::now();
     let mut plans = HashMap::with_capacity(tasks.len());
     for (b, chunk) in tasks.chunks(batch).enumerate() {
@@ -276,7 +276,7 @@ async fn check_outcomes(
 
 /// Every id in `GET /queues/default/dead`, paged through with its cursor.
 async fn dead_letter_ids(serve: &TtpProcess) -> HashSet<String> {
-    let http = reqwest::Client::new();
+    let http = ttp::testkit::http_client();
     let mut ids = HashSet::new();
     let mut cursor: Option<String> = None;
     for _ in 0..1000 {

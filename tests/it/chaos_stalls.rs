@@ -53,7 +53,7 @@ struct Answers {
 
 /// Sends the tasks in batches spread over `spread`; records every answer.
 async fn submit(serve: &TtpProcess, tasks: &[(Value, u32)], spread: Duration) -> Answers {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let http = testkit::http_client_builder().timeout(Duration::from_secs(10)).build().unwrap();
     let ticks = (spread.as_millis() / 50).max(1) as usize;
     let size = tasks.len().div_ceil(ticks).clamp(1, 500);
     let start = tokio::time::Instant::now();

@@ -148,7 +148,7 @@ async fn with_few_file_descriptors_idle_clients_cannot_starve_health_checks_or_t
             idle.push(stream);
         }
     }
-    let http = reqwest::Client::new();
+    let http = ttp::testkit::http_client();
     let started = Instant::now();
     let health = http.get(serve.url("/healthz")).timeout(Duration::from_secs(10)).send().await;
     assert_eq!(health.unwrap().status(), 200);

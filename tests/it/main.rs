@@ -22,6 +22,7 @@ mod outage;
 mod priority;
 mod processes;
 mod prometheus;
+mod push;
 mod queues;
 mod races;
 mod redis_faults;

@@ -50,7 +50,7 @@ async fn thirty_two_concurrent_one_mib_submissions_stay_under_150_mb_and_memory_
     let serve =
         TtpProcess::start(TTP_BIN, &["serve", "--no-workers"], &[("TTP_REDIS_URL", redis.url())]);
     let pid = serve.child.id();
-    let http = reqwest::Client::new();
+    let http = ttp::testkit::http_client();
     let url = serve.url("/tasks");
     assert_eq!(http.get(serve.url("/readyz")).send().await.unwrap().status(), 200);
     let (_, idle) = memory_mib(pid);

@@ -97,7 +97,7 @@ fn start(redis: &RedisServer, role: &str, extra: &[(&str, &str)]) -> TtpProcess 
 
 /// Submits `count` copies of `task` to a `ttp serve` child; their ids.
 async fn submit_to(process: &TtpProcess, count: usize, task: &Value) -> Vec<String> {
-    let http = reqwest::Client::new();
+    let http = ttp::testkit::http_client();
     let mut ids = Vec::new();
     for _ in 0..count {
         let response = http.post(process.url("/tasks")).json(task).send().await.unwrap();

@@ -66,7 +66,7 @@ impl Prometheus {
                 child,
                 base: format!("http://127.0.0.1:{port}"),
                 dir: dir.clone(),
-                http: reqwest::Client::new(),
+                http: ttp::testkit::http_client(),
             };
             if server.wait_ready(Duration::from_secs(30)).await {
                 return server;

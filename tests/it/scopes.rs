@@ -154,7 +154,7 @@ async fn a_key_added_to_the_file_is_accepted_after_sighup() {
         &["serve", "--no-workers"],
         &[("TTP_REDIS_URL", redis.url()), ("TTP_API_KEYS_FILE", path.clone())],
     );
-    let http = reqwest::Client::new();
+    let http = ttp::testkit::http_client();
     let status = |key: &'static str| {
         let request = http.get(serve.url("/queues")).bearer_auth(key);
         async move { request.send().await.unwrap().status().as_u16() }
