@@ -34,8 +34,8 @@ import socket
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
+import http.client
+import urllib.parse
 import uuid
 
 
@@ -76,27 +76,45 @@ KINDS = {
 
 
 class Api:
-    """The few HTTP calls of the lease API (JSON in, JSON out)."""
+    """The few HTTP calls of the lease API (JSON in, JSON out), over one kept-alive
+    connection per thread (the claim loop and the heartbeat thread each have theirs)."""
 
     def __init__(self, url, api_key):
-        self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.netloc = parts.netloc
+        self.prefix = parts.path.rstrip("/")
         self.headers = {"content-type": "application/json"}
         if api_key:
             self.headers["authorization"] = "Bearer " + api_key
+        self.local = threading.local()
+
+    def connection(self, timeout):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+            conn = self.local.conn = kind(self.netloc, timeout=timeout)
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
 
     def call(self, method, path, body=None, timeout=10.0):
         """Returns (status, decoded body); raises OSError when no answer came back."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data, self.headers, method=method)
+        conn = self.connection(timeout)
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            text = error.read()
-            try:
-                return error.code, json.loads(text)
-            except ValueError:
-                return error.code, {"detail": text.decode(errors="replace")}
+            conn.request(method, self.prefix + path, data, self.headers)
+            response = conn.getresponse()
+            text = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            conn.close()  # a fresh connection next time (ttp closes idle ones)
+            self.local.conn = None
+            raise OSError(str(error) or type(error).__name__) from error
+        try:
+            return response.status, json.loads(text or b"null")
+        except ValueError:
+            return response.status, {"detail": text.decode(errors="replace")}
 
 
 class Worker:

@@ -9,8 +9,10 @@ REDIS_PORT="${BENCH_REDIS_PORT:-6392}"
 HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
 DIR="$(mktemp -d /tmp/ttp-bench.XXXXXX)"
 TTP_PID=""
+WORKER_PID=""
 
 cleanup() {
+  [ -n "$WORKER_PID" ] && kill "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null || true
   [ -n "$TTP_PID" ] && kill "$TTP_PID" 2>/dev/null && wait "$TTP_PID" 2>/dev/null || true
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$DIR"
@@ -33,6 +35,15 @@ TTP_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" TTP_LISTEN="127.0.0.1:$HTTP_PORT" 
 TTP_PID=$!
 for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null && break; sleep 0.05; done
 
+# One external worker process (Python, standard library) on queue bench-ext, for the
+# lease-API scenarios; it declares its kinds there.
+scripts/need.sh python3
+python3 examples/worker.py --url "http://127.0.0.1:$HTTP_PORT" --queue bench-ext --batch 50 \
+  --wait-ms 20000 --declare >/dev/null 2>"$DIR/worker.log" &
+WORKER_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/kinds" | grep -q py.sha256 && break; sleep 0.1; done
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), $(redis-server --version | cut -d' ' -f3)" >&2
 timeout 600 "$BIN" bench --suite --url "http://127.0.0.1:$HTTP_PORT" --queue bench \
-  --redis-url "redis://127.0.0.1:$REDIS_PORT" --ttp-pid "$TTP_PID" "$@"
+  --redis-url "redis://127.0.0.1:$REDIS_PORT" --ttp-pid "$TTP_PID" \
+  --external-queue bench-ext --worker-pid "$WORKER_PID" "$@"

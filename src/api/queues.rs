@@ -108,9 +108,12 @@ pub async fn list(
     Ok(Json(QueueList { queues, next_cursor }))
 }
 
-/// The queues served here and those registered, sorted (also what `/metrics` reports).
+/// The queues served here, those of external kinds and those registered, sorted (also
+/// what `/metrics` reports). The first two are listed even while Redis lost its set
+/// (a restart without persistence), until a submission registers them again.
 pub async fn all_queues(state: &AppState) -> Result<Vec<QueueName>, ApiError> {
     let mut names = state.served_queues.clone();
+    names.extend(state.catalog.external_queues());
     names.extend(state.queue.known_queues().await?);
     names.sort();
     names.dedup();

@@ -72,6 +72,17 @@ impl Client {
         }
     }
 
+    /// Declares `kind` as an external kind of this client's queue (any payload).
+    pub async fn declare_kind(&self, kind: &str) -> anyhow::Result<()> {
+        let spec = json!({"queue": self.queue, "payload_schema": {"type": "object"}});
+        let url = format!("{}/kinds/{kind}", self.base);
+        let status = self.http.put(url).json(&spec).send().await?.status();
+        if !status.is_success() {
+            bail!("PUT /kinds/{kind} failed with {status}");
+        }
+        Ok(())
+    }
+
     /// Pauses or resumes claiming from the queue.
     pub async fn set_paused(&self, paused: bool) -> anyhow::Result<()> {
         let action = if paused { "pause" } else { "resume" };

@@ -34,6 +34,7 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let before = redis.as_ref().map(|r| r.sample()).transpose()?;
     let rss = RssSampler::start(args.ttp_pid);
     let ttp_cpu_before = args.ttp_pid.and_then(cpu_seconds);
+    let worker_cpu_before = args.worker_pid.and_then(cpu_seconds);
     if args.backlog {
         client.set_paused(true).await?;
     }
@@ -53,6 +54,7 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let drained = client.drain(args.wait_timeout()).await?;
     let after = redis.as_ref().map(|r| r.sample()).transpose()?;
     let ttp_cpu_after = args.ttp_pid.and_then(cpu_seconds);
+    let worker_cpu_after = args.worker_pid.and_then(cpu_seconds);
     let (end_to_end, failed) = end_to_end(&client, &load.ids).await;
     let tasks = load.ids.len() as f64;
     let finish_window = if args.backlog { drained - drain_started } else { drained - load.started };
@@ -76,6 +78,9 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
             .zip(ttp_cpu_after)
             .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),
         ttp_rss_peak_mb: rss.stop(),
+        worker_cpu_us_per_task: worker_cpu_before
+            .zip(worker_cpu_after)
+            .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),
     })
 }
 

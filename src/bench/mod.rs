@@ -66,6 +66,14 @@ pub struct BenchArgs {
     /// Process id of the ttp server, to report its peak RSS.
     #[arg(long)]
     pub ttp_pid: Option<u32>,
+    /// Process id of an external worker (e.g. `examples/worker.py`), to report its CPU
+    /// per task.
+    #[arg(long)]
+    pub worker_pid: Option<u32>,
+    /// A queue an external worker serves with kind `py.sha256` (`examples/worker.py
+    /// --declare`): `--suite` then adds the lease-API scenarios.
+    #[arg(long)]
+    pub external_queue: Option<String>,
     /// Print machine-readable JSON instead of text.
     #[arg(long)]
     pub json: bool,

@@ -5,6 +5,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
+use super::client::Client;
 use super::probe::RedisProbe;
 use super::report::{Summary, table};
 use super::{BenchArgs, load};
@@ -42,6 +43,10 @@ pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
     for (name, args) in scenarios(base) {
         eprintln!("scenario: {name}");
         probe.reset()?;
+        if base.external_queue.as_ref() == Some(&args.queue) {
+            // The reset flushed the kind's declaration with everything else.
+            Client::new(&args)?.declare_kind(&args.kind).await?;
+        }
         rows.push(load::scenario(&args, name).await?);
     }
     if base.json {
@@ -58,6 +63,40 @@ pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
 /// a flushed Redis with a compacted AOF, so none pays for the data (memory, AOF
 /// rewrites) of the one before.
 fn scenarios(base: &BenchArgs) -> Vec<(&'static str, BenchArgs)> {
+    let embedded = BenchArgs { worker_pid: None, ..base.clone() };
+    let mut all = embedded_scenarios(&embedded);
+    if let Some(queue) = &base.external_queue {
+        all.extend(external_scenarios(base, queue));
+    }
+    all
+}
+
+/// Through the lease API: the same load, run by one external worker process
+/// (`examples/worker.py`, claiming batches of 50 and completing each task over HTTP).
+/// Beside the embedded 500 tasks/s row, the first row is the added latency of the HTTP
+/// hop (claim long-poll woken by the submission, then complete); the second what one
+/// Python process can take.
+fn external_scenarios(base: &BenchArgs, queue: &str) -> Vec<(&'static str, BenchArgs)> {
+    let external = BenchArgs {
+        queue: queue.to_owned(),
+        kind: "py.sha256".into(),
+        payload: Some(r#"{"text": "x"}"#.into()),
+        ..base.clone()
+    };
+    vec![
+        (
+            "lease API, one Python worker: open loop 500 tasks/s for 20 s",
+            BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..external.clone() },
+        ),
+        (
+            "lease API, one Python worker: 20k via batches of 100",
+            BenchArgs { tasks: 20_000, batch: 100, concurrency: 2, ..external },
+        ),
+    ]
+}
+
+/// The embedded workers' scenarios (kind `noop`).
+fn embedded_scenarios(base: &BenchArgs) -> Vec<(&'static str, BenchArgs)> {
     vec![
         (
             "open loop: 500 tasks/s for 20 s",
@@ -90,11 +129,32 @@ fn print_tables(raw: &[(String, f64)], piped: &[(String, f64)], rows: &[Summary]
         let p = piped.iter().find(|(t, _)| t == test).map_or(0.0, |(_, r)| *r);
         println!("| {test} | {rps:.0} | {p:.0} |");
     }
-    println!("\nttp (noop tasks, results kept):\n\n{}", table(rows));
+    println!(
+        "\nttp (noop tasks, results kept; lease API rows: py.sha256 of one byte):\n\n{}",
+        table(rows)
+    );
+    print_http_hop(rows);
     if let Some((_, set)) = raw.iter().find(|(t, _)| t == "SET") {
         println!("Ratios to unpipelined SET ({set:.0}/s): finished/s ÷ SET/s");
         for r in rows {
             println!("- {}: {:.3}", r.scenario, r.finished_per_s / set);
         }
+    }
+}
+
+/// The latency the lease API adds at 500 tasks/s: its end-to-end percentiles minus the
+/// embedded workers' at the same rate, in the same run.
+fn print_http_hop(rows: &[Summary]) {
+    let at_500 = |prefix: &str| {
+        rows.iter()
+            .find(|r| r.scenario.starts_with(prefix) && r.scenario.contains("500 tasks/s"))
+            .and_then(|r| r.end_to_end)
+    };
+    if let (Some(embedded), Some(external)) = (at_500("open loop"), at_500("lease API")) {
+        println!(
+            "Added by the HTTP hop at 500 tasks/s (lease API minus embedded, end to end): p50 {:+.1} ms, p99 {:+.1} ms\n",
+            external.p50_ms - embedded.p50_ms,
+            external.p99_ms - embedded.p99_ms
+        );
     }
 }
