@@ -3,7 +3,9 @@
 //! waiting on that queue here. A thousand waiting claims cost one blocked connection per
 //! queue, not one each. A listener ends a few seconds after its last claim stopped
 //! waiting; at most [`MAX_LISTENERS`] run at once, and claims on other queues then look
-//! again every quarter second instead.
+//! again every quarter second instead. While no claim waits, the listener does not block
+//! on the list: it would take wake-ups that embedded workers or other processes' claims
+//! need (a wake-up stays in the list until someone takes it, so none is missed).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +33,8 @@ const POLL: Duration = Duration::from_millis(250);
 struct Listener {
     notify: Arc<Notify>,
     waiting: AtomicUsize,
+    /// Signalled when a claim starts waiting, so an idle listener blocks again at once.
+    arrived: Notify,
 }
 
 /// The listeners of one process.
@@ -60,6 +64,7 @@ impl ClaimWaiters {
             return Ticket { listener: None, notified: None };
         };
         listener.waiting.fetch_add(1, Ordering::SeqCst);
+        listener.arrived.notify_one();
         let mut notified = Box::pin(listener.notify.clone().notified_owned());
         notified.as_mut().enable();
         Ticket { listener: Some(listener), notified: Some(notified) }
@@ -115,6 +120,13 @@ async fn listen(waiters: ClaimWaiters, queue: QueueName, listener: Arc<Listener>
             idle_since = Instant::now();
         } else if idle_since.elapsed() >= LINGER {
             break;
+        } else {
+            tokio::select! {
+                () = listener.arrived.notified() => {}
+                () = tokio::time::sleep(LINGER) => {}
+                () = waiters.stop.cancelled() => break,
+            }
+            continue;
         }
         tokio::select! {
             woke = waiter.wait(&names, Duration::from_secs(1)) => match woke {
