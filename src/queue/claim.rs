@@ -115,7 +115,12 @@ impl Queue {
         let token = LeaseToken::parse(token).ok_or_else(corrupt)?;
         let started: i64 = started.parse().map_err(|_| corrupt())?;
         let ids: Vec<TaskId> = ids.iter().filter_map(|id| TaskId::parse(id)).collect();
-        let rows = self.read_claimed(&ids).await?;
+        // The claim ran: its tasks are leased under it. Reading them failing is a lost
+        // answer like a timed-out claim (outcome unknown, never "not carried out"), so the
+        // caller sends the same request again, which answers the same tasks.
+        let rows = self.read_claimed(&ids).await.map_err(|e| {
+            QueueError::Lost(format!("the claim ran but its tasks could not be read: {e}"))
+        })?;
         // A task whose hash is gone (deleted by hand) stays leased; the reaper forgets it.
         Ok(ids
             .into_iter()
@@ -125,7 +130,8 @@ impl Queue {
     }
 
     /// What a worker needs of the tasks it claimed. They are already leased to it: a
-    /// failed read is tried again, as giving up would leave them to the reaper.
+    /// failed read is tried again here (a blip), then reported so that the claim itself is
+    /// sent again (a stall), as giving up would leave them to the reaper.
     async fn read_claimed(&self, ids: &[TaskId]) -> Result<Vec<Vec<Option<String>>>, QueueError> {
         if ids.is_empty() {
             return Ok(Vec::new());

@@ -90,9 +90,10 @@ async fn claim_round(
 }
 
 /// Claims from one queue. A claim whose answer was lost (a timeout, a broken
-/// connection) may have run in Redis: it is sent again, the same request, until it is
-/// answered — the answer is the tasks it took, which then run — so a claim no worker
-/// received never costs its tasks an attempt. At a stop the tasks are handed back.
+/// connection, its tasks unread) may have run in Redis: it is sent again, the same
+/// request, until it is answered — the answer is the tasks it took, which then run — so
+/// a claim no worker received never costs its tasks an attempt. At a stop the tasks are
+/// handed back.
 async fn claim_from(
     shared: &Shared,
     name: &QueueName,
