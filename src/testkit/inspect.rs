@@ -70,10 +70,14 @@ pub async fn wait_stored_state(redis: &RedisServer, ids: &[String], state: &str,
 /// Ids per pipelined round trip.
 const CHUNK: usize = 1000;
 
-/// An async connection for bulk reads.
+/// An async connection for bulk reads, patient enough for a loaded machine (a test's
+/// own read must not be what times out).
 pub async fn connect(redis: &RedisServer) -> MultiplexedConnection {
     let client = redis::Client::open(redis.url()).unwrap();
-    client.get_multiplexed_async_connection().await.unwrap()
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(10)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(10)));
+    client.get_multiplexed_async_connection_with_config(&config).await.unwrap()
 }
 
 /// `fields` of the task hash of every id, in order (`None` for a missing field or task).
