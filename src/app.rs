@@ -42,6 +42,8 @@ pub struct App {
     queue: Arc<Queue>,
     registry: HandlerRegistry,
     metrics: Metrics,
+    /// The OpenAPI document `GET /openapi.json` serves.
+    openapi: axum::body::Bytes,
 }
 
 /// Warns at start-up about a Redis that is down or may evict task data.
@@ -70,6 +72,8 @@ impl App {
         registry: HandlerRegistry,
     ) -> anyhow::Result<Self> {
         let settings = config.settings()?;
+        let openapi = api::openapi::document(&registry).context("the OpenAPI document")?;
+        let openapi = api::openapi::to_json(&openapi).into();
         let metrics = Metrics::new().context("cannot register metrics")?;
         let queue =
             Arc::new(Queue::new(&settings.redis, settings.limits, metrics.redis_errors.clone())?);
@@ -82,7 +86,7 @@ impl App {
         } else {
             None
         };
-        Ok(Self { settings, roles, listener, queue, registry, metrics })
+        Ok(Self { settings, roles, listener, queue, registry, metrics, openapi })
     }
 
     /// The bound HTTP address, when the API role is on.
@@ -104,7 +108,7 @@ impl App {
     /// and finishes in-flight requests while the workers finish or hand back their tasks;
     /// the background tasks of the API (submission coalescing) end last.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { settings, roles, listener, queue, registry, metrics } = self;
+        let Self { settings, roles, listener, queue, registry, metrics, openapi } = self;
         check_redis(&queue).await;
         let workers = roles.workers.then(|| {
             let worker = settings.worker.clone();
@@ -134,7 +138,7 @@ impl App {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }
-            let router = api::router(state, &settings.http);
+            let router = api::router(state, &settings.http, openapi);
             let (http, grace, stop) =
                 (settings.http.clone(), settings.worker.grace, shutdown.clone());
             tokio::spawn(async move { server::serve(listener, router, &http, grace, stop).await })

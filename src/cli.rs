@@ -45,6 +45,10 @@ pub enum Command {
         /// Print YAML instead of JSON.
         #[arg(long)]
         yaml: bool,
+        /// Print the variant for spec-driven fuzzing (`make api-fuzz`): the task request
+        /// as one variant per kind with its exact payload rules, instead of one open schema.
+        #[arg(long)]
+        fuzz: bool,
     },
 }
 

@@ -28,7 +28,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker { settings } => (Roles { api: false, workers: true }, settings),
         Command::Bench(args) => return ttp::bench::run(args).await,
-        Command::Openapi { yaml } => return print_openapi(yaml),
+        Command::Openapi { yaml, fuzz } => return print_openapi(yaml, fuzz),
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
     ttp::telemetry::init(&config.settings()?.logging);
@@ -39,10 +39,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     app.run_until_stopped(ttp::shutdown::on_signals()).await
 }
 
-/// `ttp openapi [--yaml]`: the document of a ttp with the built-in kinds, as served at
-/// `/openapi.json` and committed under `openapi/`.
-fn print_openapi(yaml: bool) -> anyhow::Result<()> {
-    let document = ttp::api::openapi::document(&HandlerRegistry::with_builtins());
+/// `ttp openapi [--yaml] [--fuzz]`: the document of a ttp with the built-in kinds, as
+/// served at `/openapi.json` and committed under `openapi/`, or its variant for fuzzing.
+fn print_openapi(yaml: bool, fuzz: bool) -> anyhow::Result<()> {
+    let registry = HandlerRegistry::with_builtins();
+    let document = if fuzz {
+        ttp::api::openapi::fuzzing_document(&registry)?
+    } else {
+        ttp::api::openapi::document(&registry)?
+    };
     let text = if yaml {
         ttp::api::openapi::to_yaml(&document)?
     } else {

@@ -51,8 +51,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Documents the keys in the OpenAPI document: both schemes, an optional requirement on
-/// every `/tasks` and `/queues` operation (keys are optional by configuration), and its
-/// 401 response.
+/// every `/tasks` and `/queues` operation (keys are optional by configuration) and its
+/// 401 response, and an explicitly empty requirement on the open routes (linters and
+/// generators read a missing one as "unknown", not "none").
 pub fn document_keys(doc: &mut serde_json::Value) {
     use serde_json::{Value, json};
     let problem = json!({"$ref": "#/components/schemas/Problem"});
@@ -72,18 +73,26 @@ pub fn document_keys(doc: &mut serde_json::Value) {
                 json!({
                     "description": "TTP_API_KEYS is set and the request carries no valid key.",
                     "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-                    "content": {"application/problem+json": {"schema": problem}}
+                    "content": {"application/problem+json": {
+                        "schema": problem,
+                        "example": {
+                            "type": "urn:ttp:problem:unauthorized", "title": "Unauthorized",
+                            "status": 401, "detail": ApiError::Unauthorized.to_string()
+                        }
+                    }}
                 }),
             );
         }
     }
     let Some(Value::Object(paths)) = doc.get_mut("paths") else { return };
     for (path, item) in paths.iter_mut() {
-        if OPEN.contains(&path.as_str()) {
-            continue;
-        }
+        let open = OPEN.contains(&path.as_str());
         let operations = item.as_object_mut().into_iter().flat_map(|item| item.values_mut());
         for operation in operations.filter_map(Value::as_object_mut) {
+            if open {
+                operation.insert("security".into(), json!([]));
+                continue;
+            }
             operation.insert("security".into(), json!([{"bearer": []}, {"apiKey": []}, {}]));
             if let Some(Value::Object(responses)) = operation.get_mut("responses") {
                 responses

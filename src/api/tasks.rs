@@ -8,8 +8,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::openapi::{self, examples};
 use super::submission::{accepted, replay, validate};
-use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView, openapi};
+use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView};
 use crate::config::MAX_WAIT_MS;
 use crate::queue::Enqueued;
 use crate::task::{FieldError, TaskId, TaskRequest};
@@ -34,13 +35,16 @@ use crate::task::{FieldError, TaskId, TaskRequest};
          links(
              ("GetTask" = (operation_id = "getTask", parameters(("id" = "$response.body#/id")))),
              ("CancelTask" = (operation_id = "cancelTask", parameters(("id" = "$response.body#/id")))),
+             ("DeleteTask" = (operation_id = "deleteTask", parameters(("id" = "$response.body#/id")))),
              ("RetryTask" = (operation_id = "retryTask", parameters(("id" = "$response.body#/id")))),
-         )),
+         ),
+         example = json!(examples::queued_view())),
         (status = 200, description = "Idempotent replay: the original task's current view.", body = TaskView,
          headers(
              ("Location" = String, description = "`/tasks/{id}` of the original task."),
              ("Idempotent-Replayed" = String, description = "Always `true`."),
-         )),
+         ),
+         example = json!(examples::task_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 409, response = openapi::Conflict),
         (status = 408, response = openapi::BodyTimeout),
@@ -111,7 +115,8 @@ pub struct FetchQuery {
     tag = "tasks",
     params(("id" = String, Path, description = "Task id, as returned by `POST /tasks`."), FetchQuery),
     responses(
-        (status = 200, description = "The task's view.", body = TaskView),
+        (status = 200, description = "The task's view.", body = TaskView,
+         example = json!(examples::task_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
         (status = 422, response = openapi::Invalid),

@@ -22,14 +22,6 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// Every field but `kind` is optional; `null` counts as absent.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "kind": "telemetry.aggregate",
-    "payload": {"samples": [12.5, 13.0, 11.75, 48.0]},
-    "queue": "default",
-    "priority": 7,
-    "max_attempts": 5,
-    "idempotency_key": "sensor-42-2026-11-26T16:00"
-}))]
 pub struct TaskRequest {
     /// A registered handler kind, `[a-z0-9._-]{1,64}`; an unknown kind is a 422.
     #[schema(pattern = "^[a-z0-9._-]{1,64}$")]

@@ -23,6 +23,7 @@ mod prometheus;
 mod queues;
 mod races;
 mod redis_faults;
+mod removal;
 mod robustness;
 mod stalls;
 

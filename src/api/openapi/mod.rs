@@ -1,0 +1,165 @@
+//! The OpenAPI 3.1 document. Routes are registered through utoipa-axum's
+//! `OpenApiRouter` (see `api::routes`), so every served route is documented by the same
+//! `#[utoipa::path]` attribute that names it, and the two cannot drift apart.
+//!
+//! The document is written for the tools people generate clients with
+//! (openapi-python-client, openapi-typescript) and lint with (`redocly lint`, recommended
+//! rules): unique, meaningful schema names, one open task request with a named payload
+//! component per kind (`kinds`), an example on every body (`examples`), `security` on
+//! every operation. What the derive macros cannot say is added here, after generation:
+//! the kinds of the registry, the API keys (`auth::document_keys`) and the
+//! `x-request-id` header every response carries. `make clients` proves the result with
+//! the generators against a live ttp.
+//!
+//! `ttp openapi` prints the document; `openapi/openapi.json` and `openapi/openapi.yaml`
+//! are committed copies that a test keeps equal to it. `ttp openapi --fuzz` prints the
+//! variant `make api-fuzz` drives schemathesis with (the task request as one variant per
+//! kind, so valid-by-the-spec means accepted-by-ttp).
+
+pub(crate) mod examples;
+mod kinds;
+mod responses;
+
+pub use kinds::payload_component_name;
+pub use responses::*;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
+
+use super::error::Problem;
+use crate::kinds::HandlerRegistry;
+use crate::task::TaskRequest;
+
+/// The document's fixed parts; paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ttp",
+        description = "TelemetryTaskProcessor: an HTTP/JSON task queue on Redis. Submit a task with `POST /tasks`, follow it with `GET /tasks/{id}` (long-poll with `wait_ms`), administer queues and the dead-letter list under `/queues`.\n\nEvery error is RFC 9457 problem details (`application/problem+json`). Every response carries an `x-request-id` header: the one the request sent, or a new ULID; it is also in the server's log lines for that request.",
+        contact(name = "ttp maintainers")
+    ),
+    servers((url = "/", description = "The ttp that serves this document (`GET /openapi.json`); a local `ttp serve` listens on `TTP_LISTEN`, 0.0.0.0:8080 by default.")),
+    tags(
+        (name = "tasks", description = "Submit, read, cancel, delete and retry tasks."),
+        (name = "queues", description = "Queue counts, pause and resume, the dead-letter list."),
+        (name = "health", description = "Liveness, readiness, metrics and this document."),
+    ),
+    components(
+        schemas(Problem, TaskRequest),
+        responses(BadRequest, NotFound, Conflict, TooLarge, NotJson, Invalid, QueueFull, Internal, Unavailable, OutcomeUnknown, BodyTimeout)
+    )
+)]
+pub struct ApiDoc;
+
+/// Why the document could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Two registered kinds map to one component name.
+    #[error(
+        "kinds {:?} and {:?} would share the OpenAPI component name {name}; rename one of them",
+        kinds[0], kinds[1]
+    )]
+    KindNameClash {
+        /// The two kinds.
+        kinds: [String; 2],
+        /// The name they share.
+        name: String,
+    },
+    /// A kind's component name is taken by another schema of the document.
+    #[error(
+        "kind {kind:?} would take the OpenAPI component name {name}, which another schema has; rename the kind"
+    )]
+    SchemaNameClash {
+        /// The kind.
+        kind: String,
+        /// The name.
+        name: String,
+    },
+}
+
+/// The serialized document, served by `GET /openapi.json`.
+#[derive(Clone)]
+pub struct Served(pub Bytes);
+
+/// The OpenAPI document
+///
+/// This document: OpenAPI 3.1, generated from the code (also committed at
+/// `openapi/openapi.json` and `openapi/openapi.yaml`).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document.",
+               body = std::collections::HashMap<String, serde_json::Value>,
+               example = json!(examples::openapi_document())))
+)]
+pub async fn serve(Extension(Served(document)): Extension<Served>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document)
+}
+
+/// The OpenAPI document of a ttp serving `registry`'s kinds; fails when two kinds would
+/// share a component name.
+pub fn document(registry: &HandlerRegistry) -> Result<Value, DocumentError> {
+    let (_, api) = super::routes().split_for_parts();
+    let mut doc = serde_json::to_value(api).unwrap_or_default();
+    kinds::describe_kinds(&mut doc, registry)?;
+    super::auth::document_keys(&mut doc);
+    request_id_on_every_response(&mut doc);
+    Ok(doc)
+}
+
+/// The document for spec-driven fuzzing (`ttp openapi --fuzz`): the same, but with the
+/// task request as one variant per kind carrying its exact payload rules.
+pub fn fuzzing_document(registry: &HandlerRegistry) -> Result<Value, DocumentError> {
+    let mut doc = document(registry)?;
+    kinds::task_request_per_kind(&mut doc, registry);
+    Ok(doc)
+}
+
+/// The document as pretty JSON with a final newline (the committed file's format).
+pub fn to_json(doc: &Value) -> String {
+    serde_json::to_string_pretty(doc).map(|s| s + "\n").unwrap_or_default()
+}
+
+/// The document as YAML.
+pub fn to_yaml(doc: &Value) -> Result<String, yaml_serde::Error> {
+    yaml_serde::to_string(doc)
+}
+
+/// Adds the `x-request-id` header to every response (inline and reusable).
+fn request_id_on_every_response(doc: &mut Value) {
+    let header = json!({
+        "description": "The request's id: the `x-request-id` it sent, or a new ULID.",
+        "schema": {"type": "string"}
+    });
+    let mut add = |response: &mut Value| {
+        if let Some(object) = response.as_object_mut()
+            && !object.contains_key("$ref")
+        {
+            let headers = object.entry("headers").or_insert_with(|| Value::Object(Map::new()));
+            if let Some(headers) = headers.as_object_mut() {
+                headers.insert("x-request-id".into(), header.clone());
+            }
+        }
+    };
+    if let Some(Value::Object(responses)) = doc.pointer_mut("/components/responses") {
+        responses.values_mut().for_each(&mut add);
+    }
+    if let Some(Value::Object(paths)) = doc.get_mut("paths") {
+        for operation in
+            paths.values_mut().filter_map(Value::as_object_mut).flat_map(|p| p.values_mut())
+        {
+            if let Some(Value::Object(responses)) = operation.get_mut("responses") {
+                responses.values_mut().for_each(&mut add);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
