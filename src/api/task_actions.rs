@@ -18,7 +18,9 @@ fn parse(id: &str) -> Result<TaskId, ApiError> {
 }
 
 fn missing(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no task {id:?} (unknown, or expired after its result TTL)"))
+    ApiError::NotFound(format!(
+        "no task {id:?} (unknown, deleted, or expired after its result TTL)"
+    ))
 }
 
 async fn current(state: &AppState, id: &TaskId) -> Result<TaskRecord, ApiError> {

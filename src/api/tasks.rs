@@ -107,7 +107,7 @@ pub struct FetchQuery {
 /// The task's view: state, attempts, timestamps, and its result or last error. With
 /// `wait_ms` it long-polls: it answers as soon as the task is terminal, or with its
 /// current view when the time is up (or the server shuts down). 404 when the id is
-/// unknown or the task expired after its result TTL.
+/// unknown, the task was deleted, or it expired after its result TTL.
 #[utoipa::path(
     get,
     path = "/tasks/{id}",
@@ -137,8 +137,11 @@ pub async fn fetch(
         )
         .into());
     }
-    let not_found =
-        || ApiError::NotFound(format!("no task {id:?} (unknown, or expired after its result TTL)"));
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "no task {id:?} (unknown, deleted, or expired after its result TTL)"
+        ))
+    };
     let task_id = TaskId::parse(&id).ok_or_else(not_found)?;
     if wait_ms == 0 {
         let record = state.queue.get(&task_id).await?.ok_or_else(not_found)?;

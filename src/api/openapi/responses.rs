@@ -16,12 +16,12 @@ use crate::api::error::Problem;
 )]
 pub struct BadRequest(pub Problem);
 
-/// Unknown or expired task, or a queue name that breaks the naming rule.
+/// Unknown, deleted or expired task, or a queue name that breaks the naming rule.
 #[derive(ToResponse)]
 #[response(
     content_type = "application/problem+json",
     example = json!({"type": "urn:ttp:problem:not-found", "title": "Not Found", "status": 404,
-                     "detail": "no task \"01JDX3Q9ZK8M4V2T6B7C5N1H0E.default\" (unknown, or expired after its result TTL)"})
+                     "detail": "no task \"01JDX3Q9ZK8M4V2T6B7C5N1H0E.default\" (unknown, deleted, or expired after its result TTL)"})
 )]
 pub struct NotFound(pub Problem);
 
