@@ -2,8 +2,8 @@
 
     PYTHONPATH=target/clients/python python smoke.py BASE_URL [API_KEY]
 
-Submits an `echo` task and long-polls its result, submits a batch, cancels the delayed
-task of the batch and deletes it, and gets typed problems for a bad payload and a wrong
+Submits an `echo` task and long-polls its result, submits a batch and long-polls one
+of its tasks, cancels the delayed task of the batch and deletes it, and gets typed problems for a bad payload and a wrong
 key. With no key configured on the server any token does.
 """
 
@@ -34,8 +34,10 @@ with AuthenticatedClient(base_url=base, token=key, raise_on_unexpected_status=Tr
     later = TaskRequest(kind="sleep", payload=SleepPayload(ms=50).to_dict(), delay_ms=60_000)
     batch = submit_batch.sync(client=client, body=BatchRequest(tasks=[later.to_dict(), {"kind": "noop"}]))
     assert isinstance(batch, BatchResponse) and batch.accepted == 2, batch
-    delayed = batch.results[0].id
-    assert isinstance(delayed, str), batch
+    delayed, noop = batch.results[0].id, batch.results[1].id
+    assert isinstance(delayed, str) and isinstance(noop, str), batch
+    ran = get_task.sync(noop, client=client, wait_ms=10_000)
+    assert isinstance(ran, TaskView) and ran.state == TaskState.SUCCEEDED, ran
 
     cancelled = cancel_task.sync(delayed, client=client)  # kept, state cancelled
     assert isinstance(cancelled, TaskView) and cancelled.state == TaskState.CANCELLED, cancelled
