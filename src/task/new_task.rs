@@ -42,8 +42,8 @@ pub struct TaskRequest {
     #[schema(minimum = 0, maximum = 31622400000i64)]
     #[serde(default, deserialize_with = "integral::optional")]
     pub delay_ms: Option<i64>,
-    /// Run no earlier than this RFC 3339 time (a past time means now); not together with
-    /// `delay_ms`.
+    /// Run no earlier than this RFC 3339 time, at most 366 days ahead (a past time means
+    /// now); not together with `delay_ms`.
     #[schema(format = DateTime)]
     pub run_at: Option<String>,
     /// Attempts in total, 1..=100; `TTP_MAX_ATTEMPTS` when absent.

@@ -114,12 +114,26 @@ pub fn document(registry: &HandlerRegistry) -> Result<Value, DocumentError> {
 }
 
 /// The document for spec-driven fuzzing (`ttp openapi --fuzz`): the same, but with the
-/// task request as one variant per kind carrying its exact payload rules.
+/// task request as one variant per kind carrying its exact payload rules, and `run_at`
+/// limited to instants long past (see [`PAST_INSTANT`]).
 pub fn fuzzing_document(registry: &HandlerRegistry) -> Result<Value, DocumentError> {
     let mut doc = document(registry)?;
+    let run_at = "/components/schemas/TaskRequest/properties/run_at";
+    if let Some(Value::Object(run_at)) = doc.pointer_mut(run_at) {
+        run_at.remove("format");
+        run_at.insert("pattern".into(), json!(PAST_INSTANT));
+    }
     kinds::task_request_per_kind(&mut doc, registry);
     Ok(doc)
 }
+
+/// `run_at` in the fuzzing document: an RFC 3339 instant in 1900–2009. ttp refuses a
+/// `run_at` more than 366 days ahead, a bound relative to the clock that JSON Schema
+/// cannot state, so a fuzzer reading a plain `date-time` calls a far-future time valid
+/// and reports its 422 as a valid request rejected. A past instant is always accepted
+/// (it means now), and what the pattern refuses is text that is no RFC 3339 time at all
+/// (a fuzzer does not stumble on a well-formed one by chance).
+pub const PAST_INSTANT: &str = r"^(19[0-9]{2}|200[0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9])$";
 
 /// The document as pretty JSON with a final newline (the committed file's format).
 pub fn to_json(doc: &Value) -> String {
