@@ -85,6 +85,11 @@ pub enum DocumentError {
 #[derive(Clone)]
 pub struct Served(pub Bytes);
 
+/// An OpenAPI 3.1 document: a JSON object shaped as the OpenAPI specification says.
+// It only names the schema of `GET /openapi.json`; the bytes served are `Served`.
+#[derive(utoipa::ToSchema)]
+pub struct OpenApiDocument(pub std::collections::HashMap<String, Value>);
+
 /// The OpenAPI document
 ///
 /// This document: OpenAPI 3.1, generated from the code (also committed at
@@ -95,7 +100,7 @@ pub struct Served(pub Bytes);
     operation_id = "openapi",
     tag = "health",
     responses((status = 200, description = "The OpenAPI 3.1 document.",
-               body = std::collections::HashMap<String, serde_json::Value>,
+               body = OpenApiDocument,
                example = json!(examples::openapi_document())))
 )]
 pub async fn serve(Extension(Served(document)): Extension<Served>) -> impl IntoResponse {
