@@ -12,9 +12,17 @@
 FROM rust:1.88-slim-bookworm AS build
 WORKDIR /src
 
+# jemalloc (the allocator) builds from C sources with make.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependency layer: build every dependency against stub sources with the real manifest
 # and lock file, so that this layer is rebuilt only when Cargo.toml or Cargo.lock change.
+# .cargo/config.toml carries jemalloc's built-in settings.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

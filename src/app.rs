@@ -10,16 +10,20 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::api::auth::Guard;
 use crate::api::budget::BodyBudget;
 use crate::api::coalescer::Coalescer;
+use crate::api::kinds_sync;
+use crate::api::lease::waiters::ClaimWaiters;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
 use crate::config::{Config, Settings};
-use crate::kinds::HandlerRegistry;
+use crate::kinds::{Catalog, HandlerRegistry};
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::server;
-use crate::worker::WorkerPool;
+use crate::task::QueueName;
+use crate::worker::{QueueSet, WorkerPool};
 
 /// What a submission may take beyond the Redis deadline: building the calls and the
 /// answer.
@@ -42,6 +46,8 @@ pub struct App {
     queue: Arc<Queue>,
     registry: HandlerRegistry,
     metrics: Metrics,
+    guard: Arc<Guard>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     /// The OpenAPI document `GET /openapi.json` serves.
     openapi: axum::body::Bytes,
 }
@@ -64,6 +70,39 @@ async fn check_redis(queue: &Queue) {
     }
 }
 
+/// The queues a process maintains: those it serves (`served`, when it runs workers) and
+/// those of external kinds, which only external workers serve.
+fn maintained_queues(served: Option<Vec<QueueName>>, catalog: Arc<Catalog>) -> QueueSet {
+    let served = served.unwrap_or_default();
+    Arc::new(move || {
+        let mut queues = served.clone();
+        queues.extend(catalog.external_queues());
+        queues.sort();
+        queues.dedup();
+        queues
+    })
+}
+
+/// Re-reads the API keys on SIGHUP, and drops idle rate-limit buckets every minute.
+async fn keep_keys(guard: Arc<Guard>, stop: CancellationToken) {
+    let reload = || match guard.reload() {
+        Ok(keys) => tracing::info!(keys, "API keys re-read"),
+        Err(e) => tracing::error!(error = %e, "API keys not re-read; the keys in force stay"),
+    };
+    let prune = async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            guard.forget_idle();
+        }
+    };
+    tokio::select! {
+        () = crate::shutdown::on_hangups(stop.clone(), reload) => {}
+        () = prune => {}
+        () = stop.cancelled() => {}
+    }
+}
+
 impl App {
     /// Builds every part; fails with a clear message (bad setting, port in use, …).
     pub async fn build(
@@ -75,6 +114,11 @@ impl App {
         let openapi = api::openapi::document(&registry).context("the OpenAPI document")?;
         let openapi = api::openapi::to_json(&openapi).into();
         let metrics = Metrics::new().context("cannot register metrics")?;
+        let guard = Arc::new(Guard::new(&settings.http, metrics.http_rate_limited.clone())?);
+        let tls = match &settings.http.tls {
+            Some((cert, key)) => Some(server::acceptor(cert, key).map_err(anyhow::Error::msg)?),
+            None => None,
+        };
         let queue =
             Arc::new(Queue::new(&settings.redis, settings.limits, metrics.redis_errors.clone())?);
         let listener = if roles.api {
@@ -86,7 +130,7 @@ impl App {
         } else {
             None
         };
-        Ok(Self { settings, roles, listener, queue, registry, metrics, openapi })
+        Ok(Self { settings, roles, listener, queue, registry, metrics, guard, tls, openapi })
     }
 
     /// The bound HTTP address, when the API role is on.
@@ -108,22 +152,39 @@ impl App {
     /// and finishes in-flight requests while the workers finish or hand back their tasks;
     /// the background tasks of the API (submission coalescing) end last.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { settings, roles, listener, queue, registry, metrics, openapi } = self;
+        let Self { settings, roles, listener, queue, registry, metrics, guard, tls, openapi } =
+            self;
         check_redis(&queue).await;
-        let workers = roles.workers.then(|| {
-            let worker = settings.worker.clone();
-            tracing::info!(concurrency = worker.concurrency, queues = ?worker.queue_names(), "workers started");
-            WorkerPool::start(queue.clone(), registry.clone(), metrics.clone(), worker)
-        });
         let background = TaskTracker::new();
+        let catalog = Arc::new(Catalog::new(registry.clone()));
+        background.spawn(kinds_sync::run(queue.clone(), catalog.clone(), shutdown.clone()));
+        let worker = settings.worker.clone();
+        if roles.workers {
+            tracing::info!(concurrency = worker.concurrency, queues = ?worker.queue_names(), "workers started");
+        }
+        let maintained =
+            maintained_queues(roles.workers.then(|| worker.queue_names()), catalog.clone());
+        let workers = WorkerPool::start(
+            queue.clone(),
+            registry,
+            metrics.clone(),
+            worker,
+            maintained,
+            roles.workers,
+        );
         let server = listener.map(|listener| {
             let state = Arc::new(AppContext {
                 submissions: Coalescer::start(queue.clone(), &background),
                 body_budget: BodyBudget::new(settings.http.max_inflight_body_bytes),
                 submission_budget: settings.redis.timeout + SUBMISSION_MARGIN,
                 allowed_queues: settings.allowed_queues.clone(),
+                guard: guard.clone(),
+                claim_waiters: ClaimWaiters::new(queue.clone(), shutdown.clone()),
+                lease: settings.worker.lease,
+                lease_max: settings.worker.lease_max,
+                retry: settings.worker.retry,
                 queue: queue.clone(),
-                registry,
+                catalog,
                 metrics,
                 defaults: settings.tasks,
                 served_queues: settings.worker.queue_names(),
@@ -135,19 +196,20 @@ impl App {
                 state.waiters.clone(),
                 shutdown.clone(),
             ));
+            background.spawn(keep_keys(guard.clone(), shutdown.clone()));
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }
             let router = api::router(state, &settings.http, openapi);
             let (http, grace, stop) =
                 (settings.http.clone(), settings.worker.grace, shutdown.clone());
-            tokio::spawn(async move { server::serve(listener, router, &http, grace, stop).await })
+            tokio::spawn(
+                async move { server::serve(listener, router, &http, tls, grace, stop).await },
+            )
         });
         shutdown.cancelled().await;
         tracing::info!("shutting down");
-        if let Some(workers) = workers {
-            workers.shutdown().await;
-        }
+        workers.shutdown().await;
         if let Some(server) = server {
             server.await.context("HTTP server task failed")?;
         }

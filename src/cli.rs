@@ -46,9 +46,44 @@ pub enum Command {
         #[arg(long)]
         yaml: bool,
         /// Print the variant for spec-driven fuzzing (`make api-fuzz`): the task request
-        /// as one variant per kind with its exact payload rules, instead of one open schema.
+        /// as one variant per kind with its exact payload rules, instead of one open schema;
+        /// leases bounded by the default TTP_LEASE_MAX_MS; claims without `wait_ms`.
         #[arg(long)]
         fuzz: bool,
+    },
+    /// Manage API keys.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Check the configuration (file, environment and these flags); `--print` shows the
+    /// effective settings as TOML, secrets redacted.
+    Config {
+        /// Print the effective configuration.
+        #[arg(long)]
+        print: bool,
+        /// Settings.
+        #[command(flatten)]
+        settings: Overrides,
+    },
+}
+
+/// `ttp keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key: prints its secret (once; it is stored nowhere) and the
+    /// `[[key]]` entry to add to the file named by TTP_API_KEYS_FILE.
+    New {
+        /// The key's id (logged, and the label of its rate-limit metric).
+        #[arg(long)]
+        id: String,
+        /// Comma-separated scopes: submit, read, work, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Comma-separated queues the key may touch, or * for all.
+        #[arg(long, value_delimiter = ',', required = true)]
+        queues: Vec<String>,
     },
 }
 
@@ -63,6 +98,30 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// Redis user (AUTH), for every node; overrides the URL's [env: TTP_REDIS_USERNAME] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_username: Option<String>,
+    /// Redis password (AUTH), for every node; overrides the URL's [env: TTP_REDIS_PASSWORD] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_password: Option<String>,
+    /// File holding the Redis password (a mounted secret) [env: TTP_REDIS_PASSWORD_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_password_file: Option<String>,
+    /// PEM file of the CA that signed Redis' certificate (rediss://) [env: TTP_REDIS_CA_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_ca_file: Option<String>,
+    /// PEM client certificate for mutual TLS with Redis [env: TTP_REDIS_CLIENT_CERT_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_client_cert_file: Option<String>,
+    /// PEM private key of the Redis client certificate [env: TTP_REDIS_CLIENT_KEY_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_client_key_file: Option<String>,
     /// Pooled Redis connections [env: TTP_REDIS_POOL_SIZE] [default: 32].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,6 +146,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_ms: Option<u64>,
+    /// Longest lease an external worker may ask for (claim, heartbeat) [env: TTP_LEASE_MAX_MS] [default: 600000].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_max_ms: Option<u64>,
     /// Default per-attempt timeout [env: TTP_TASK_TIMEOUT_MS] [default: 30000].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +226,34 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_keys: Option<String>,
+    /// TOML file of scoped API keys (re-read on SIGHUP) [env: TTP_API_KEYS_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_keys_file: Option<String>,
+    /// Requests of the submit scope one key (or client IP) may make per second; 0 = off [env: TTP_RATE_LIMIT_SUBMIT_PER_S] [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_submit_per_s: Option<u32>,
+    /// Requests of the read scope one key (or client IP) may make per second; 0 = off [env: TTP_RATE_LIMIT_READ_PER_S] [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_read_per_s: Option<u32>,
+    /// Requests of the work scope one key (or client IP) may make per second; 0 = off [env: TTP_RATE_LIMIT_WORK_PER_S] [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_work_per_s: Option<u32>,
+    /// Requests of the admin scope one key (or client IP) may make per second; 0 = off [env: TTP_RATE_LIMIT_ADMIN_PER_S] [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_admin_per_s: Option<u32>,
+    /// PEM certificate chain to serve HTTPS directly (with TTP_TLS_KEY_FILE) [env: TTP_TLS_CERT_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_file: Option<String>,
+    /// PEM private key of the HTTPS certificate [env: TTP_TLS_KEY_FILE] [default: ""].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key_file: Option<String>,
     /// Shutdown grace [env: TTP_SHUTDOWN_GRACE_MS] [default: 30000].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -23,6 +23,7 @@
 //!   shutdown that closes idle and half-open connections at once.
 //! - [`api`]: HTTP routes, problem+json errors, the submission pipeline and coalescer,
 //!   long-poll waiters, the OpenAPI document.
+//! - [`access`]: API keys with scopes and queues, rate limits.
 //! - [`worker`]: fetcher, executor, completer, lease heartbeat, reaper, promoter.
 //! - [`queue`]: the only module that talks to Redis: key layout, task-hash schema, Lua
 //!   scripts, every transition, blocking waiters.
@@ -42,6 +43,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod backoff;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ttp::app::{App, Roles};
-use ttp::cli::{Cli, Command};
+use ttp::cli::{Cli, Command, KeysCommand};
 use ttp::config::Config;
 use ttp::kinds::HandlerRegistry;
 
@@ -29,6 +29,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker { settings } => (Roles { api: false, workers: true }, settings),
         Command::Bench(args) => return ttp::bench::run(args).await,
         Command::Openapi { yaml, fuzz } => return print_openapi(yaml, fuzz),
+        Command::Keys { command: KeysCommand::New { id, scopes, queues } } => {
+            return print_new_key(&id, &scopes, &queues);
+        }
+        Command::Config { print, settings } => {
+            let config = Config::load(cli.config.as_deref(), settings)?;
+            if print {
+                print!("{}", config.redacted_toml()?);
+            } else {
+                println!("configuration is valid");
+            }
+            return Ok(());
+        }
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
     ttp::telemetry::init(&config.settings()?.logging);
@@ -37,6 +49,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let app = App::build(config, roles, HandlerRegistry::with_builtins()).await?;
     app.run_until_stopped(ttp::shutdown::on_signals()).await
+}
+
+/// `ttp keys new`: the secret (shown once) and the entry for the keys file.
+fn print_new_key(id: &str, scopes: &[String], queues: &[String]) -> anyhow::Result<()> {
+    let (secret, entry) = ttp::access::new_key(id, scopes, queues).map_err(anyhow::Error::msg)?;
+    eprintln!("The key's secret (shown this once; give it to the client, store it nowhere else):");
+    println!("{secret}");
+    eprintln!("\nAdd this entry to the file TTP_API_KEYS_FILE names, then send ttp SIGHUP:\n");
+    print!("{entry}");
+    Ok(())
 }
 
 /// `ttp openapi [--yaml] [--fuzz]`: the document of a ttp with the built-in kinds, as

@@ -40,6 +40,9 @@ pub struct Metrics {
     pub http_duration_seconds: HistogramVec,
     /// `ttp_redis_errors_total`.
     pub redis_errors: IntCounter,
+    /// `ttp_http_rate_limited_total{key_id}`: requests refused by a rate limit, by key id
+    /// (`-` without keys; never a secret or an IP).
+    pub http_rate_limited: IntCounterVec,
 }
 
 /// How an attempt (or a task) ended, as `ttp_tasks_finished_total` counts it.
@@ -145,6 +148,13 @@ impl Metrics {
                 "ttp_redis_errors_total",
                 "Redis calls that failed or timed out.",
             )?,
+            http_rate_limited: IntCounterVec::new(
+                Opts::new(
+                    "ttp_http_rate_limited_total",
+                    "Requests refused by a rate limit, by API key id.",
+                ),
+                &["key_id"],
+            )?,
             registry,
         };
         metrics.register_all()?;
@@ -163,6 +173,7 @@ impl Metrics {
         r.register(Box::new(self.http_requests.clone()))?;
         r.register(Box::new(self.http_duration_seconds.clone()))?;
         r.register(Box::new(self.redis_errors.clone()))?;
+        r.register(Box::new(self.http_rate_limited.clone()))?;
         r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         Ok(())
     }

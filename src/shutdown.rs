@@ -1,6 +1,7 @@
-//! The only place that knows about SIGINT and SIGTERM: it turns the first one into a
-//! cancelled token that the rest of the program watches; a second one exits at once
-//! (leases of unfinished tasks then expire and the tasks run elsewhere).
+//! The only place that knows about signals. SIGINT and SIGTERM: the first one cancels a
+//! token the rest of the program watches; a second one exits at once (leases of
+//! unfinished tasks then expire and the tasks run elsewhere). SIGHUP: re-read what can be
+//! re-read (the API keys file).
 
 use tokio_util::sync::CancellationToken;
 
@@ -17,6 +18,31 @@ pub fn on_signals() -> CancellationToken {
         std::process::exit(130);
     });
     token
+}
+
+/// Calls `reload` on every SIGHUP until `stop`.
+pub async fn on_hangups(stop: CancellationToken, reload: impl Fn()) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the API keys file is read at start-up only");
+            return;
+        };
+        loop {
+            tokio::select! {
+                received = hangups.recv() => match received {
+                    Some(()) => reload(),
+                    None => return,
+                },
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (stop, reload);
+    }
 }
 
 #[cfg(unix)]

@@ -26,5 +26,11 @@ pub fn init(config: &LogSettings) {
 pub fn request_span<B>(request: &Request<B>) -> Span {
     let request_id =
         request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        key_id = tracing::field::Empty
+    )
 }

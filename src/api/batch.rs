@@ -11,10 +11,12 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
+use super::auth::Caller;
 use super::error::Problem;
 use super::openapi::{self, examples};
 use super::submission::{parse_request, validate};
 use super::{ApiError, ApiJson, AppState};
+use crate::access::Scope;
 use crate::queue::Enqueued;
 use crate::task::{FieldError, NewTask, QueueName, State as TaskState, TaskId};
 
@@ -106,17 +108,20 @@ impl ItemResult {
 )]
 pub async fn submit_batch(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(batch): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     if batch.tasks.is_empty() || batch.tasks.len() > MAX_BATCH {
         let message = format!("must hold 1..={MAX_BATCH} tasks, got {}", batch.tasks.len());
         return Err(FieldError::new("tasks", message).into());
     }
+    // Each item counts against the rate limit (the request itself counted one).
+    state.guard.charge(&caller, Scope::Submit, batch.tasks.len() as u32 - 1)?;
     let deadline = state.submission_deadline();
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(batch.tasks.len());
     let mut by_queue: BTreeMap<QueueName, Vec<(usize, NewTask)>> = BTreeMap::new();
     for (index, item) in batch.tasks.into_iter().enumerate() {
-        match parse_item(&state, index, &item) {
+        match parse_item(&state, &caller, index, &item) {
             Ok(task) => {
                 by_queue.entry(task.queue.clone()).or_default().push((index, task));
                 results.push(None);
@@ -149,9 +154,16 @@ pub async fn submit_batch(
     Ok(Json(BatchResponse { accepted, replayed, rejected, results }))
 }
 
-fn parse_item(state: &AppState, index: usize, item: &RawValue) -> Result<NewTask, ApiError> {
+fn parse_item(
+    state: &AppState,
+    caller: &Caller,
+    index: usize,
+    item: &RawValue,
+) -> Result<NewTask, ApiError> {
     let request = parse_request(item.get(), &format!("tasks[{index}]."))?;
-    validate(state, request).map_err(|e| e.at_item(index))
+    let task = validate(state, request).map_err(|e| e.at_item(index))?;
+    caller.require_queue(&task.queue)?;
+    Ok(task)
 }
 
 /// Stores one queue's items: each item's result, and the call's error when it failed.

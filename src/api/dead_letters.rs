@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::openapi::{self, examples};
 use super::queues::queue_name;
 use super::{ApiError, ApiQuery, AppState, TaskView};
@@ -68,10 +69,12 @@ pub struct DeadList {
 )]
 pub async fn dead(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<DeadQuery>,
 ) -> Result<Json<DeadList>, ApiError> {
     let name = queue_name(&name)?;
+    caller.require_queue(&name)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(FieldError::new("limit", format!("must be 1..=500, got {limit}")).into());

@@ -32,6 +32,12 @@ pub enum ApiError {
     /// 401: API keys are configured and the request has no valid one.
     #[error("a valid API key is required: send Authorization: Bearer <key> or X-API-Key: <key>")]
     Unauthorized,
+    /// 403: a valid key outside its scopes or queues; names what is missing.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429: the caller went past its rate limit; retry after the wait.
+    #[error("rate limit reached (TTP_RATE_LIMIT_*_PER_S); retry after {} ms", .0.as_millis())]
+    RateLimited(std::time::Duration),
     /// 404: unknown route, or unknown or expired task.
     #[error("{0}")]
     NotFound(String),
@@ -131,6 +137,8 @@ impl ApiError {
             Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body-timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
         }
     }
 
@@ -235,11 +243,15 @@ impl IntoResponse for ApiError {
         self.log_cause();
         let (status, problem) = self.problem();
         let task = self.task().cloned();
+        let retry_after_s = match &self {
+            Self::RateLimited(wait) => wait.as_millis().div_ceil(1000).max(1) as u64,
+            _ => 1,
+        };
         let mut response = (status, problem.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -1,6 +1,6 @@
 //! The HTTP API: router, layers and shared state. One file per resource.
 
-mod auth;
+pub mod auth;
 mod batch;
 pub mod budget;
 pub mod coalescer;
@@ -8,7 +8,10 @@ mod dead_letters;
 mod error;
 mod extract;
 mod health;
+mod kinds;
+pub mod kinds_sync;
 mod layers;
+pub mod lease;
 pub mod openapi;
 mod queues;
 mod submission;
@@ -34,7 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::HttpSettings;
-use crate::kinds::HandlerRegistry;
+use crate::kinds::Catalog;
 use crate::metrics::{self, Metrics};
 use crate::queue::Queue;
 use crate::task::{QueueName, TaskDefaults};
@@ -57,8 +60,18 @@ pub struct AppContext {
     pub submission_budget: std::time::Duration,
     /// The queue names submissions may use.
     pub allowed_queues: crate::config::AllowedQueues,
-    /// Registered kinds (for validation at submission).
-    pub registry: HandlerRegistry,
+    /// API keys and rate limits.
+    pub guard: Arc<auth::Guard>,
+    /// Long-poll claims' shared waits on queue wake-ups.
+    pub claim_waiters: lease::waiters::ClaimWaiters,
+    /// The lease a claim gets when it asks for none (`TTP_LEASE_MS`).
+    pub lease: std::time::Duration,
+    /// The longest lease a worker may ask for (`TTP_LEASE_MAX_MS`).
+    pub lease_max: std::time::Duration,
+    /// Retry backoff, for attempts external workers fail.
+    pub retry: crate::task::RetryPolicy,
+    /// Every kind, embedded and external (for validation at submission, `GET /kinds`).
+    pub catalog: Arc<Catalog>,
     /// Metrics handles.
     pub metrics: Metrics,
     /// Defaults for fields a submission leaves out.
@@ -86,7 +99,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::fetch, task_actions::remove))
         .routes(routes!(task_actions::cancel))
         .routes(routes!(task_actions::retry))
+        .routes(routes!(kinds::list))
+        .routes(routes!(kinds::put, kinds::delete))
         .routes(routes!(queues::list))
+        .routes(routes!(lease::claim::claim))
+        .routes(routes!(lease::actions::heartbeat))
+        .routes(routes!(lease::actions::complete))
+        .routes(routes!(lease::actions::fail))
+        .routes(routes!(lease::actions::release))
         .routes(routes!(dead_letters::dead))
         .routes(routes!(queues::pause))
         .routes(routes!(queues::resume))
@@ -106,6 +126,7 @@ pub fn router(state: AppState, config: &HttpSettings, document: axum::body::Byte
     let (routes, _) = routes().split_for_parts();
     let timeout = config.request_timeout;
     let budget = (state.body_budget.clone(), config.max_body_bytes as u64);
+    let state_guard = state.guard.clone();
     let mut router = routes
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -114,10 +135,7 @@ pub fn router(state: AppState, config: &HttpSettings, document: axum::body::Byte
         .layer(Extension(openapi::Served(document)))
         .layer(Extension(BodyTimeout(config.body_timeout)))
         .with_state(state);
-    if !config.api_keys.is_empty() {
-        let keys = auth::ApiKeys(Arc::new(config.api_keys.clone()));
-        router = router.layer(middleware::from_fn_with_state(keys, auth::require_key));
-    }
+    router = router.layer(middleware::from_fn_with_state(state_guard, auth::guard));
     let mut router = router
         .layer(middleware::from_fn_with_state(timeout, layers::deadline))
         .layer(middleware::from_fn_with_state(metrics, metrics::track_http))

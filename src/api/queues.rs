@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::openapi::{self, examples};
 use super::{ApiError, ApiQuery, AppState};
 use crate::queue::QueueStats;
@@ -83,6 +84,7 @@ pub struct ListQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<QueueList>, ApiError> {
     let limit = query.limit.unwrap_or(100);
@@ -92,7 +94,8 @@ pub async fn list(
     let after = query.cursor.as_deref().map(QueueName::parse).transpose().map_err(|_| {
         ApiError::from(FieldError::new("cursor", "not a cursor returned by this endpoint"))
     })?;
-    let names = all_queues(&state).await?;
+    let mut names = all_queues(&state).await?;
+    names.retain(|name| caller.principal.may_touch(name));
     let page: Vec<QueueName> = names
         .into_iter()
         .filter(|n| after.as_ref().is_none_or(|a| n > a))
@@ -142,9 +145,11 @@ pub fn queue_name(name: &str) -> Result<QueueName, ApiError> {
 )]
 pub async fn pause(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<QueueView>, ApiError> {
     let name = queue_name(&name)?;
+    caller.require_queue(&name)?;
     state.queue.pause(&name).await?;
     Ok(Json(QueueView::new(&name, state.queue.stats(&name).await?)))
 }
@@ -169,9 +174,11 @@ pub async fn pause(
 )]
 pub async fn resume(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<QueueView>, ApiError> {
     let name = queue_name(&name)?;
+    caller.require_queue(&name)?;
     state.queue.resume(&name).await?;
     Ok(Json(QueueView::new(&name, state.queue.stats(&name).await?)))
 }

@@ -5,6 +5,7 @@
 use super::budget::tree_bytes;
 use super::extract::parse_json;
 use super::{ApiError, AppState, TaskView};
+use crate::kinds::KindRef;
 use crate::task::{FieldError, NewTask, TaskError, TaskId, TaskRecord, TaskRequest, now_ms};
 use axum::Json;
 use axum::http::{HeaderName, StatusCode, header};
@@ -39,29 +40,52 @@ pub fn parse_request(json: &str, prefix: &str) -> Result<TaskRequest, ApiError> 
 
 /// Applies every rule of SPEC §2, including the kind's registration and payload check.
 /// A kind that validates payloads looks at a tree of the payload, whose memory is
-/// reserved in the body budget while it lives.
-pub fn validate(state: &AppState, request: TaskRequest) -> Result<NewTask, ApiError> {
+/// reserved in the body budget while it lives. An external kind's tasks go to its queue.
+pub fn validate(state: &AppState, mut request: TaskRequest) -> Result<NewTask, ApiError> {
+    let kind = state.catalog.lookup(&request.kind);
+    if let Some(KindRef::External(external)) = &kind {
+        match &request.queue {
+            None => request.queue = Some(external.queue.to_string()),
+            Some(queue) if *queue != external.queue.as_str() => {
+                let message = format!(
+                    "kind {} runs in queue {}, not {queue}",
+                    external.name.as_str(),
+                    external.queue
+                );
+                return Err(FieldError::new("queue", message).into());
+            }
+            Some(_) => {}
+        }
+    }
     let task = NewTask::from_request(request, state.defaults, now_ms())?;
     if !state.allowed_queues.allows(&task.queue) {
         let message = format!("queue {} is not one TTP_QUEUES_ALLOWED allows", task.queue);
         return Err(FieldError::new("queue", message).into());
     }
-    let handler = state.registry.get(task.kind.as_str()).ok_or_else(|| {
-        FieldError::new(
-            "kind",
-            format!(
-                "unknown kind {:?}; registered: {}",
-                task.kind.as_str(),
-                state.registry.kinds().join(", ")
-            ),
-        )
+    let kind = kind.ok_or_else(|| {
+        let known = state.catalog.names().join(", ");
+        FieldError::new("kind", format!("unknown kind {:?}; known: {known}", task.kind.as_str()))
     })?;
-    if handler.validates_payloads() {
-        let _tree = state.body_budget.reserve(tree_bytes(task.payload.as_str()))?;
-        handler.validate(&task.payload.to_value()).map_err(|e| match e {
-            TaskError::InvalidPayload { field, message } => FieldError::new(field, message),
-            other => FieldError::new("payload", other.to_string()),
-        })?;
-    }
+    check_payload(state, &kind, &task)?;
     Ok(task)
+}
+
+/// The kind's payload rules, with the tree's memory reserved while it lives.
+fn check_payload(state: &AppState, kind: &KindRef, task: &NewTask) -> Result<(), ApiError> {
+    let checks = match kind {
+        KindRef::Embedded(handler) => handler.validates_payloads(),
+        KindRef::External(_) => true,
+    };
+    if !checks {
+        return Ok(());
+    }
+    let _tree = state.body_budget.reserve(tree_bytes(task.payload.as_str()))?;
+    let payload = task.payload.to_value();
+    match kind {
+        KindRef::Embedded(handler) => handler.validate(&payload).map_err(|e| match e {
+            TaskError::InvalidPayload { field, message } => FieldError::new(field, message).into(),
+            other => FieldError::new("payload", other.to_string()).into(),
+        }),
+        KindRef::External(external) => external.validate(&payload).map_err(ApiError::from),
+    }
 }

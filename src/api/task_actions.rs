@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::auth::Caller;
 use super::openapi::{self, examples};
 use super::{ApiError, AppState, TaskView};
 use crate::metrics::{AttemptEnd, Metrics, Outcome};
@@ -89,9 +90,11 @@ fn count_cancelled(metrics: &Metrics, id: &TaskId, kind: &str, created_at_ms: i6
 )]
 pub async fn cancel(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TaskView>, ApiError> {
     let id = parse(&id)?;
+    caller.require_queue(id.queue())?;
     let cancelled = state.queue.cancel(&id).await.map_err(|e| ApiError::from(e).about(&id))?;
     let rule = "only queued or scheduled tasks can be cancelled";
     let record = after(&state, &id, cancelled, rule).await?;
@@ -123,9 +126,11 @@ pub async fn cancel(
 )]
 pub async fn remove(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse(&id)?;
+    caller.require_queue(id.queue())?;
     match state.queue.remove(&id).await.map_err(|e| ApiError::from(e).about(&id))? {
         Removal::Cancelled { kind, created_at_ms } => {
             count_cancelled(&state.metrics, &id, &kind, created_at_ms);
@@ -167,9 +172,11 @@ pub async fn remove(
 )]
 pub async fn retry(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse(&id)?;
+    caller.require_queue(id.queue())?;
     let revived = state.queue.revive(&id).await.map_err(|e| ApiError::from(e).about(&id))?;
     let rule = "only failed or cancelled tasks can be retried";
     let record = after(&state, &id, revived, rule).await?;

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::auth::Caller;
 use super::openapi::{self, examples};
 use super::submission::{accepted, replay, validate};
 use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView};
@@ -37,6 +38,7 @@ use crate::task::{FieldError, TaskId, TaskRequest};
              ("CancelTask" = (operation_id = "cancelTask", parameters(("id" = "$response.body#/id")))),
              ("DeleteTask" = (operation_id = "deleteTask", parameters(("id" = "$response.body#/id")))),
              ("RetryTask" = (operation_id = "retryTask", parameters(("id" = "$response.body#/id")))),
+             ("ClaimTasks" = (operation_id = "claimTasks", parameters(("name" = "$response.body#/queue")))),
          ),
          example = json!(examples::queued_view())),
         (status = 200, description = "Idempotent replay: the original task's current view.", body = TaskView,
@@ -59,18 +61,20 @@ use crate::task::{FieldError, TaskId, TaskRequest};
 )]
 pub async fn submit(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     ApiJson(request): ApiJson<TaskRequest>,
 ) -> Result<Response, ApiError> {
     let request = with_header_key(request, SubmitHeaders::read(&headers)?)?;
     let task = validate(&state, request)?;
+    caller.require_queue(&task.queue)?;
     let (id, queue, kind) =
         (task.id.clone(), task.queue.to_string(), task.kind.as_str().to_owned());
     let stored = state.submissions.submit(task, state.submission_deadline()).await;
     match stored.map_err(|e| ApiError::from(e).about(&id))? {
         Enqueued::Created(record) => {
             state.metrics.submitted.with_label_values(&[&queue, &kind]).inc();
-            Ok(accepted(record))
+            Ok(accepted(*record))
         }
         Enqueued::Replayed(id) => replay(&state, &id).await,
     }
@@ -126,6 +130,7 @@ pub struct FetchQuery {
 )]
 pub async fn fetch(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<FetchQuery>,
 ) -> Result<Json<TaskView>, ApiError> {
@@ -143,6 +148,7 @@ pub async fn fetch(
         ))
     };
     let task_id = TaskId::parse(&id).ok_or_else(not_found)?;
+    caller.require_queue(task_id.queue())?;
     if wait_ms == 0 {
         let record = state.queue.get(&task_id).await?.ok_or_else(not_found)?;
         return Ok(Json(TaskView::from(record)));

@@ -52,6 +52,10 @@ pub struct TaskView {
     /// The submitted payload.
     #[schema(value_type = serde_json::Value)]
     pub payload: Payload,
+    /// While it runs under an external worker's lease, the `worker_id` that worker
+    /// claimed it with (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
 }
 
 /// Milliseconds since the epoch as RFC 3339 UTC, e.g. `2026-11-26T16:46:39.123Z`.
@@ -78,6 +82,7 @@ impl From<TaskRecord> for TaskView {
             result: task.result,
             error: task.error,
             payload: task.payload,
+            worker_id: task.worker_id,
         }
     }
 }

@@ -7,11 +7,17 @@
 //! `--lease-ms` on the command line. Unknown names are rejected so a typo cannot silently
 //! leave a default in force.
 
+mod http;
+mod redis;
+mod secret;
 mod settings;
 
+pub use secret::Secret;
+
+pub use http::HttpSettings;
+pub use redis::{RedisSettings, RedisTls};
 pub use settings::{
-    AllowedQueues, HttpSettings, LogSettings, MAX_WAIT_MS, QueueLimits, QueueWeight, RedisSettings,
-    Settings, WorkerSettings,
+    AllowedQueues, LogSettings, MAX_WAIT_MS, QueueLimits, QueueWeight, Settings, WorkerSettings,
 };
 
 use std::path::Path;
@@ -54,6 +60,18 @@ pub struct Config {
     pub listen: String,
     /// Redis URL (`TTP_REDIS_URL`).
     pub redis_url: String,
+    /// Redis user (AUTH), for every node; overrides the URL's. (`TTP_REDIS_USERNAME`).
+    pub redis_username: String,
+    /// Redis password (AUTH), for every node; overrides the URL's. (`TTP_REDIS_PASSWORD`).
+    pub redis_password: String,
+    /// File holding the Redis password (a mounted secret). (`TTP_REDIS_PASSWORD_FILE`).
+    pub redis_password_file: String,
+    /// PEM file of the CA that signed Redis' certificate (rediss://). (`TTP_REDIS_CA_FILE`).
+    pub redis_ca_file: String,
+    /// PEM client certificate for mutual TLS with Redis. (`TTP_REDIS_CLIENT_CERT_FILE`).
+    pub redis_client_cert_file: String,
+    /// PEM private key of the Redis client certificate. (`TTP_REDIS_CLIENT_KEY_FILE`).
+    pub redis_client_key_file: String,
     /// Pooled Redis connections (`TTP_REDIS_POOL_SIZE`).
     pub redis_pool_size: usize,
     /// Deadline of every Redis call (`TTP_REDIS_TIMEOUT_MS`).
@@ -66,6 +84,8 @@ pub struct Config {
     pub queues: String,
     /// Lease of a claimed task, renewed while it runs (`TTP_LEASE_MS`).
     pub lease_ms: u64,
+    /// Longest lease an external worker may ask for (claim, heartbeat). (`TTP_LEASE_MAX_MS`).
+    pub lease_max_ms: u64,
     /// Default per-attempt timeout (`TTP_TASK_TIMEOUT_MS`).
     pub task_timeout_ms: u64,
     /// Default attempts before the dead-letter list (`TTP_MAX_ATTEMPTS`).
@@ -107,6 +127,20 @@ pub struct Config {
     /// API keys, comma-separated; when set, `/tasks` and `/queues` routes need one as
     /// `Authorization: Bearer <key>` or `X-API-Key: <key>`; empty = no keys (`TTP_API_KEYS`).
     pub api_keys: String,
+    /// TOML file of scoped API keys (re-read on SIGHUP). (`TTP_API_KEYS_FILE`).
+    pub api_keys_file: String,
+    /// Requests of the submit scope one key (or client IP) may make per second; 0 = off. (`TTP_RATE_LIMIT_SUBMIT_PER_S`).
+    pub rate_limit_submit_per_s: u32,
+    /// Requests of the read scope one key (or client IP) may make per second; 0 = off. (`TTP_RATE_LIMIT_READ_PER_S`).
+    pub rate_limit_read_per_s: u32,
+    /// Requests of the work scope one key (or client IP) may make per second; 0 = off. (`TTP_RATE_LIMIT_WORK_PER_S`).
+    pub rate_limit_work_per_s: u32,
+    /// Requests of the admin scope one key (or client IP) may make per second; 0 = off. (`TTP_RATE_LIMIT_ADMIN_PER_S`).
+    pub rate_limit_admin_per_s: u32,
+    /// PEM certificate chain to serve HTTPS directly (with TTP_TLS_KEY_FILE). (`TTP_TLS_CERT_FILE`).
+    pub tls_cert_file: String,
+    /// PEM private key of the HTTPS certificate. (`TTP_TLS_KEY_FILE`).
+    pub tls_key_file: String,
     /// Time running tasks get to finish after SIGTERM (`TTP_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace_ms: u64,
     /// Log filter, e.g. `info` or `ttp=debug` (`TTP_LOG`).
@@ -120,12 +154,19 @@ impl Default for Config {
         Self {
             listen: "0.0.0.0:8080".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_username: String::new(),
+            redis_password: String::new(),
+            redis_password_file: String::new(),
+            redis_ca_file: String::new(),
+            redis_client_cert_file: String::new(),
+            redis_client_key_file: String::new(),
             redis_pool_size: 32,
             redis_timeout_ms: 1000,
             key_prefix: "ttp".into(),
             concurrency: 4,
             queues: "default=1".into(),
             lease_ms: 30_000,
+            lease_max_ms: 600_000,
             task_timeout_ms: 30_000,
             max_attempts: 3,
             backoff_base_ms: 1000,
@@ -145,6 +186,13 @@ impl Default for Config {
             http_max_connections: 10_000,
             cors_origins: String::new(),
             api_keys: String::new(),
+            api_keys_file: String::new(),
+            rate_limit_submit_per_s: 0,
+            rate_limit_read_per_s: 0,
+            rate_limit_work_per_s: 0,
+            rate_limit_admin_per_s: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
             shutdown_grace_ms: 30_000,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -173,6 +221,21 @@ impl Config {
             .map_err(|e| ConfigError::Load(one_line(&e)))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The configuration as TOML (the file format), with every secret shown as
+    /// `[redacted]`: the API keys, the Redis password (and one in the URL).
+    pub fn redacted_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        let redact = |value: &mut String| {
+            if !value.is_empty() {
+                *value = "[redacted]".into();
+            }
+        };
+        redact(&mut shown.api_keys);
+        redact(&mut shown.redis_password);
+        shown.redis_url = secret::redact_url(&shown.redis_url);
+        toml::to_string(&shown).map_err(|e| ConfigError::Load(e.to_string()))
     }
 
     /// Checks every rule; the error names the first setting that breaks one.

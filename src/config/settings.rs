@@ -3,10 +3,9 @@
 //! other module receives its slice (the HTTP server its [`HttpSettings`], the queue its
 //! [`RedisSettings`] and [`QueueLimits`], the workers their [`WorkerSettings`]).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Config, ConfigError, LogFormat};
+use super::{Config, ConfigError, HttpSettings, LogFormat, RedisSettings};
 use crate::task::{QueueName, RetryPolicy, TaskDefaults};
 
 /// Longest long-poll of `GET /tasks/{id}?wait_ms=` (SPEC §2); the request deadline must
@@ -30,44 +29,6 @@ pub struct Settings {
     pub logging: LogSettings,
     /// The queue names submissions may use.
     pub allowed_queues: AllowedQueues,
-}
-
-/// The HTTP server's settings.
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    /// Listen address.
-    pub listen: SocketAddr,
-    /// Request body limit.
-    pub max_body_bytes: usize,
-    /// Deadline of a whole request.
-    pub request_timeout: Duration,
-    /// CORS origins (`*` for any); empty: CORS off.
-    pub cors_origins: Vec<String>,
-    /// Full-access API keys; empty: the API is open.
-    pub api_keys: Vec<String>,
-    /// Longest wait for a request's headers.
-    pub header_timeout: Duration,
-    /// Longest wait for a request's body once its headers arrived.
-    pub body_timeout: Duration,
-    /// How long a kept-alive connection may sit idle.
-    pub idle_timeout: Duration,
-    /// Most connections open at once.
-    pub max_connections: usize,
-    /// Memory all requests may hold for their bodies at once.
-    pub max_inflight_body_bytes: u64,
-}
-
-/// How to reach Redis.
-#[derive(Debug, Clone)]
-pub struct RedisSettings {
-    /// The URL.
-    pub url: String,
-    /// Shared multiplexed connections.
-    pub pool_size: usize,
-    /// Deadline of every call.
-    pub timeout: Duration,
-    /// Namespace of every key.
-    pub key_prefix: String,
 }
 
 /// Limits the queue enforces on every write.
@@ -105,6 +66,8 @@ pub struct WorkerSettings {
     pub retry: RetryPolicy,
     /// Time running tasks get at shutdown.
     pub grace: Duration,
+    /// Longest lease an external worker may ask for.
+    pub lease_max: Duration,
 }
 
 impl WorkerSettings {
@@ -139,12 +102,20 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
-fn invalid<T>(setting: &'static str, message: impl Into<String>) -> Result<T, ConfigError> {
+pub(super) fn invalid<T>(
+    setting: &'static str,
+    message: impl Into<String>,
+) -> Result<T, ConfigError> {
     Err(ConfigError::Invalid { setting, message: message.into() })
 }
 
 /// Checks `value` is within `min..=max`.
-fn in_range(setting: &'static str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+pub(super) fn in_range(
+    setting: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
@@ -153,7 +124,7 @@ fn in_range(setting: &'static str, value: u64, min: u64, max: u64) -> Result<u64
 }
 
 /// A comma-separated list, trimmed, without empty entries.
-fn list(text: &str) -> Vec<String> {
+pub(super) fn list(text: &str) -> Vec<String> {
     text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
@@ -168,44 +139,6 @@ impl Config {
         let logging = self.log_settings()?;
         let allowed_queues = self.allowed_queues()?;
         Ok(Settings { http, redis, limits, worker, tasks, logging, allowed_queues })
-    }
-
-    fn redis_settings(&self) -> Result<RedisSettings, ConfigError> {
-        let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
-            .iter()
-            .any(|s| self.redis_url.starts_with(s));
-        if !scheme_ok {
-            return invalid("TTP_REDIS_URL", "must be a redis://, rediss:// or redis+unix:// URL");
-        }
-        if let Err(e) = redis::Client::open(self.redis_url.as_str()) {
-            let message = if self.redis_url.starts_with("rediss://") && !cfg!(feature = "tls") {
-                "rediss:// (TLS) needs a ttp built with `--features tls`".to_owned()
-            } else {
-                format!("not a usable Redis URL: {e}")
-            };
-            return invalid("TTP_REDIS_URL", message);
-        }
-        let prefix_ok = !self.key_prefix.is_empty()
-            && self.key_prefix.len() <= 64
-            && !self.key_prefix.contains(['{', '}', ' ', ':']);
-        if !prefix_ok {
-            return invalid(
-                "TTP_KEY_PREFIX",
-                "must be 1..=64 characters without '{', '}', ':' or spaces",
-            );
-        }
-        Ok(RedisSettings {
-            url: self.redis_url.clone(),
-            pool_size: in_range("TTP_REDIS_POOL_SIZE", self.redis_pool_size as u64, 1, 1024)?
-                as usize,
-            timeout: Duration::from_millis(in_range(
-                "TTP_REDIS_TIMEOUT_MS",
-                self.redis_timeout_ms,
-                10,
-                60_000,
-            )?),
-            key_prefix: self.key_prefix.clone(),
-        })
     }
 
     fn queue_limits(&self) -> Result<QueueLimits, ConfigError> {
@@ -253,6 +186,12 @@ impl Config {
                 0,
                 3_600_000,
             )?),
+            lease_max: Duration::from_millis(in_range(
+                "TTP_LEASE_MAX_MS",
+                self.lease_max_ms,
+                1000,
+                DAY_MS,
+            )?),
         })
     }
 
@@ -262,83 +201,6 @@ impl Config {
                 as u32,
             timeout_ms: in_range("TTP_TASK_TIMEOUT_MS", self.task_timeout_ms, 1, 24 * 3_600_000)?,
             result_ttl_s: in_range("TTP_RESULT_TTL_S", self.result_ttl_s, 1, 366 * 86_400)?,
-        })
-    }
-
-    fn http_settings(&self, redis_timeout: Duration) -> Result<HttpSettings, ConfigError> {
-        let Ok(listen) = self.listen.parse::<SocketAddr>() else {
-            return invalid(
-                "TTP_LISTEN",
-                format!("{:?} is not an address like 0.0.0.0:8080", self.listen),
-            );
-        };
-        let max_body_bytes =
-            in_range("TTP_MAX_BODY_BYTES", self.max_body_bytes as u64, 1024, 1 << 30)? as usize;
-        let timeout_ms =
-            in_range("TTP_REQUEST_TIMEOUT_MS", self.request_timeout_ms, 1000, 3_600_000)?;
-        let longest_request = MAX_WAIT_MS + redis_timeout.as_millis() as u64;
-        if timeout_ms <= longest_request {
-            return invalid(
-                "TTP_REQUEST_TIMEOUT_MS",
-                format!(
-                    "{timeout_ms} must exceed the {MAX_WAIT_MS} ms long-poll maximum plus TTP_REDIS_TIMEOUT_MS ({longest_request})"
-                ),
-            );
-        }
-        let api_keys = list(&self.api_keys);
-        let key_ok = |k: &String| k.len() >= 16 && k.bytes().all(|b| b.is_ascii_graphic());
-        if !api_keys.iter().all(key_ok) {
-            return invalid(
-                "TTP_API_KEYS",
-                "each key must be at least 16 visible ASCII characters, keys separated by commas",
-            );
-        }
-        let cors_origins = list(&self.cors_origins);
-        if let Some(origin) = cors_origins.iter().find(|o| !origin_ok(o)) {
-            return invalid(
-                "TTP_CORS_ORIGINS",
-                format!("{origin:?} is not an origin like https://app.example.com or *"),
-            );
-        }
-        let ms = |setting, value, min, max| {
-            in_range(setting, value, min, max).map(Duration::from_millis)
-        };
-        Ok(HttpSettings {
-            listen,
-            max_body_bytes,
-            request_timeout: Duration::from_millis(timeout_ms),
-            cors_origins,
-            api_keys,
-            header_timeout: ms(
-                "TTP_HTTP_HEADER_TIMEOUT_MS",
-                self.http_header_timeout_ms,
-                100,
-                3_600_000,
-            )?,
-            body_timeout: ms(
-                "TTP_HTTP_BODY_TIMEOUT_MS",
-                self.http_body_timeout_ms,
-                100,
-                3_600_000,
-            )?,
-            idle_timeout: ms(
-                "TTP_HTTP_IDLE_TIMEOUT_MS",
-                self.http_idle_timeout_ms,
-                100,
-                3_600_000,
-            )?,
-            max_connections: in_range(
-                "TTP_HTTP_MAX_CONNECTIONS",
-                self.http_max_connections as u64,
-                1,
-                1_000_000,
-            )? as usize,
-            max_inflight_body_bytes: in_range(
-                "TTP_MAX_INFLIGHT_BODY_BYTES",
-                self.max_inflight_body_bytes,
-                self.max_body_bytes as u64,
-                1 << 40,
-            )?,
         })
     }
 
@@ -372,13 +234,4 @@ impl Config {
         }
         Ok(weights)
     }
-}
-
-/// An entry of `TTP_CORS_ORIGINS`: `*`, or `http(s)://host[:port]`.
-fn origin_ok(origin: &str) -> bool {
-    let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    origin == "*"
-        || host.is_some_and(|h| {
-            !h.is_empty() && !h.contains('/') && h.bytes().all(|b| b.is_ascii_graphic())
-        })
 }

@@ -10,8 +10,10 @@
 
 mod aggregate;
 mod anomalies;
+mod catalog;
 mod downsample;
 mod echo;
+mod external;
 mod fail;
 mod noop;
 mod registry;
@@ -19,6 +21,8 @@ mod samples;
 mod schema;
 mod sleep;
 
+pub use catalog::{Catalog, KindRef};
+pub use external::{ExternalKind, KindSpec, json_schema};
 pub use registry::HandlerRegistry;
 pub use schema::PayloadSchema;
 

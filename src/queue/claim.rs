@@ -73,13 +73,16 @@ pub struct ClaimRequest {
     pub max: usize,
     /// The lease.
     pub lease: Duration,
+    /// The claiming worker's name (external workers), kept with the lease and shown in
+    /// the task view while it runs; no spaces.
+    pub worker_id: Option<String>,
 }
 
 impl ClaimRequest {
     /// A new claim with a fresh token that also names it.
     pub fn new(max: usize, lease: Duration) -> Result<Self, QueueError> {
         let token = LeaseToken::generate()?;
-        Ok(Self { claim_id: token.to_string(), token, max, lease })
+        Ok(Self { claim_id: token.to_string(), token, max, lease, worker_id: None })
     }
 }
 
@@ -101,7 +104,8 @@ impl Queue {
             .key(self.keys.claim(queue, &request.claim_id))
             .arg(request.max.clamp(1, MAX_CLAIM))
             .arg(request.lease.as_millis() as u64)
-            .arg(request.token.as_str());
+            .arg(request.token.as_str())
+            .arg(request.worker_id.as_deref().unwrap_or("-"));
         let reply: Vec<String> =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         let [token, started, ids @ ..] = reply.as_slice() else {
@@ -159,14 +163,40 @@ impl Queue {
         if held.is_empty() {
             return Ok(());
         }
+        self.renew_until(queue, held, lease, None).await.map(drop)
+    }
+
+    /// Extends the lease of one task held under `token` by `lease`, never past `cap_ms`
+    /// (its attempt's timeout); the new deadline, or `None` when the task is not held
+    /// under that token (the lease was lost, or the attempt ended).
+    pub async fn renew_one(
+        &self,
+        id: &TaskId,
+        token: &LeaseToken,
+        lease: Duration,
+        cap_ms: i64,
+    ) -> Result<Option<i64>, QueueError> {
+        let held = [(id.clone(), token.clone())];
+        let (extended, deadline) = self.renew_until(id.queue(), &held, lease, Some(cap_ms)).await?;
+        Ok((extended == 1).then_some(deadline))
+    }
+
+    async fn renew_until(
+        &self,
+        queue: &QueueName,
+        held: &[(TaskId, LeaseToken)],
+        lease: Duration,
+        cap_ms: Option<i64>,
+    ) -> Result<(u64, i64), QueueError> {
         let mut call = self.scripts.renew.prepare_invoke();
         call.key(self.keys.leased(queue))
             .key(self.keys.started(queue))
-            .arg(lease.as_millis() as u64);
+            .arg(lease.as_millis() as u64)
+            .arg(cap_ms.unwrap_or(0));
         for (id, token) in held {
             call.arg(id.as_str()).arg(token.as_str());
         }
-        self.redis.call(|mut c| async move { call.invoke_async::<()>(&mut c).await }).await
+        self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, RedisResult};
+use redis::{AsyncConnectionConfig, IntoConnectionInfo, RedisResult};
 
 use super::QueueError;
 use crate::config::RedisSettings;
@@ -26,6 +26,33 @@ use crate::config::RedisSettings;
 /// A connection reserved for `BLPOP`, without a response timeout of its own (the caller
 /// bounds the wait).
 pub type BlockingConnection = MultiplexedConnection;
+
+/// A client for `settings`: the URL, with the configured user and password in place of
+/// the URL's, and for `rediss://` the configured CA (instead of the public roots) and
+/// client certificate.
+pub(super) fn client(settings: &RedisSettings) -> Result<redis::Client, QueueError> {
+    let mut info = settings.url.as_str().into_connection_info()?;
+    let mut redis = info.redis_settings().clone();
+    if let Some(user) = &settings.username {
+        redis = redis.set_username(user);
+    }
+    if let Some(password) = &settings.password {
+        redis = redis.set_password(password.expose());
+    }
+    info = info.set_redis_settings(redis);
+    if !settings.url.starts_with("rediss://") {
+        return Ok(redis::Client::open(info)?);
+    }
+    let tls = &settings.tls;
+    let certificates = redis::TlsCertificates {
+        client_tls: tls.client.as_ref().map(|(cert, key)| redis::ClientTlsConfig {
+            client_cert: cert.clone(),
+            client_key: key.clone(),
+        }),
+        root_cert: tls.ca.clone(),
+    };
+    Ok(redis::Client::build_with_tls(info, certificates)?)
+}
 
 /// The shared connections plus what is needed to open dedicated ones.
 pub(super) struct Redis {
@@ -53,7 +80,7 @@ impl Redis {
         errors: prometheus::IntCounter,
     ) -> Result<Self, QueueError> {
         let deadline = settings.timeout;
-        let client = redis::Client::open(settings.url.as_str())?;
+        let client = client(settings)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(deadline))
             .set_response_timeout(Some(deadline))

@@ -21,7 +21,7 @@ const LARGE_CALL_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Enqueued {
     /// A new task was stored.
-    Created(TaskRecord),
+    Created(Box<TaskRecord>),
     /// The idempotency key and request match an earlier submission: that task's id.
     Replayed(TaskId),
 }
@@ -129,8 +129,8 @@ fn outcome(
     }
 }
 
-fn record(task: NewTask, state: State) -> TaskRecord {
-    TaskRecord {
+fn record(task: NewTask, state: State) -> Box<TaskRecord> {
+    Box::new(TaskRecord {
         id: task.id,
         kind: task.kind.as_str().to_owned(),
         state,
@@ -146,5 +146,6 @@ fn record(task: NewTask, state: State) -> TaskRecord {
         result: None,
         error: None,
         payload: task.payload,
-    }
+        worker_id: None,
+    })
 }

@@ -136,6 +136,7 @@ impl RecordFields {
                 }
                 None => Payload::null(),
             },
+            worker_id: None,
         }))
     }
 }
@@ -211,11 +212,14 @@ pub struct LeaseFields {
     pub kind: String,
     /// Submission time.
     pub created_at_ms: i64,
+    /// Per-attempt timeout: an attempt held longer failed by timing out.
+    pub timeout_ms: u64,
 }
 
 impl LeaseFields {
     /// The fields the reaper reads, in `HMGET` order.
-    pub const NAMES: [&'static str; 5] = [STATE, ATTEMPTS, MAX_ATTEMPTS, KIND, CREATED_MS];
+    pub const NAMES: [&'static str; 6] =
+        [STATE, ATTEMPTS, MAX_ATTEMPTS, KIND, CREATED_MS, TIMEOUT_MS];
 
     /// Decodes an `HMGET` of [`Self::NAMES`]; `None` when the hash is gone or malformed.
     pub fn decode(id: &TaskId, values: Vec<Option<String>>) -> Option<Self> {
@@ -226,19 +230,23 @@ impl LeaseFields {
             max_attempts: row.need(MAX_ATTEMPTS).ok()?,
             kind: row.text(KIND).ok()?,
             created_at_ms: row.need(CREATED_MS).ok()?,
+            timeout_ms: row.need(TIMEOUT_MS).ok()?,
         })
     }
 }
 
-/// The entry of a running attempt in the queue's started hash: `<token> <start ms>`,
-/// written by `claim.lua` and checked by `renew.lua` and `settle.lua` (the token is the
-/// lease's fencing token, so the scripts compare an entry's prefix `<token> `).
+/// The entry of a running attempt in the queue's started hash:
+/// `<token> <start ms> <worker id or ->`, written by `claim.lua` and checked by
+/// `renew.lua` and `settle.lua` (the token is the lease's fencing token, so the scripts
+/// compare an entry's prefix `<token> `).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimEntry {
     /// The claim's fencing token.
     pub token: LeaseToken,
     /// When the attempt started, ms (Redis' clock).
     pub started_at_ms: i64,
+    /// The external worker that claimed it, if it said.
+    pub worker_id: Option<String>,
 }
 
 impl ClaimEntry {
@@ -247,7 +255,8 @@ impl ClaimEntry {
         let mut parts = entry.split(' ');
         let token = LeaseToken::parse(parts.next()?)?;
         let started_at_ms = parts.next()?.parse().ok()?;
-        Some(Self { token, started_at_ms })
+        let worker_id = parts.next().filter(|w| *w != "-").map(str::to_owned);
+        Some(Self { token, started_at_ms, worker_id })
     }
 }
 
@@ -287,9 +296,12 @@ mod tests {
             ClaimEntry::parse(&format!("{token} 1764590000000")),
             Some(ClaimEntry {
                 token: LeaseToken::parse(token).unwrap(),
-                started_at_ms: 1_764_590_000_000
+                started_at_ms: 1_764_590_000_000,
+                worker_id: None
             })
         );
+        let named = ClaimEntry::parse(&format!("{token} 1 worker-7")).unwrap();
+        assert_eq!(named.worker_id.as_deref(), Some("worker-7"));
         assert_eq!(ClaimEntry::parse(token), None);
         assert_eq!(ClaimEntry::parse("42 1"), None);
     }

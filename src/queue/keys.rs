@@ -89,19 +89,36 @@ impl Keys {
         self.queue_key(queue, &format!("idem:{key}"))
     }
 
+    /// A key of the whole deployment: all of them share the hash tag `{:global}` (no
+    /// queue name contains `:`, so it can be no queue's), one fixed Redis Cluster slot.
+    fn global(&self, suffix: &str) -> String {
+        format!("{}:{{:global}}:{suffix}", self.prefix)
+    }
+
     /// Pub/sub channel announcing finished tasks (space-separated ids), for long-poll.
     pub fn finished_channel(&self) -> String {
-        format!("{}:finished", self.prefix)
+        self.global("finished")
     }
 
     /// Key written by the readiness probe.
     pub fn probe(&self) -> String {
-        format!("{}:probe", self.prefix)
+        self.global("probe")
     }
 
     /// Set of every queue name that has received a task.
     pub fn queues(&self) -> String {
-        format!("{}:queues", self.prefix)
+        self.global("queues")
+    }
+
+    /// External kinds: kind → its declaration (JSON: queue, description, payload schema).
+    pub fn kinds(&self) -> String {
+        self.global("kinds")
+    }
+
+    /// A counter moved by every change of [`Keys::kinds`], so processes notice changes
+    /// with one cheap read.
+    pub fn kinds_version(&self) -> String {
+        self.global("kinds:version")
     }
 }
 

@@ -20,9 +20,18 @@
 //! | `P:{q}:timer` | list | ≤ 1 token: something was scheduled | enqueue, settle (retry) | promoters (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
 //! | `P:{q}:paused` | string | present while paused | pause/resume | claim | none |
-//! | `P:probe` | string | readiness write probe | /readyz | — | 10 s |
-//! | `P:finished` | pub/sub channel | ids of tasks that just finished or were removed | settle, cancel, remove | long-poll waiters | — |
-//! | `P:queues` | set | every queue name ever used | enqueue (once per process and queue) | stats | none |
+//! | `P:{q}:claim:<claim id>` | string | `<token> <start ms> [<worker id>] <id>…`: what one claim took | claim | claim (a repeat answers the same) | the lease |
+//!
+//! Keys of the whole deployment share the hash tag `{:global}` (one fixed slot; no queue
+//! name contains `:`), `G` below:
+//!
+//! | key | type | contents | written by | read by | TTL |
+//! |---|---|---|---|---|---|
+//! | `P:G:probe` | string | readiness write probe | /readyz | — | 10 s |
+//! | `P:G:finished` | pub/sub channel | ids of tasks that just finished or were removed | settle, cancel, remove | long-poll waiters | — |
+//! | `P:G:queues` | set | every queue in use, at most `TTP_MAX_QUEUES` | register (once a minute per process and queue) | lists, stats, metrics, sweeper (forgets idle ones) | none |
+//! | `P:G:kinds` | hash | external kind → `{"queue", "description", "payload_schema"}` | PUT/DELETE /kinds | every process (cached, refreshed when the version moves) | none |
+//! | `P:G:kinds:version` | string | counter moved by every change of `kinds` | PUT/DELETE /kinds | every process, each second | none |
 
 mod admin;
 mod claim;
@@ -30,6 +39,7 @@ mod connection;
 mod enqueue;
 mod fields;
 mod keys;
+mod kinds;
 mod maintenance;
 mod read;
 mod registry;
@@ -47,7 +57,7 @@ pub use enqueue::Enqueued;
 pub use fields::{ClaimEntry, LeaseFields};
 pub use keys::Keys;
 pub use maintenance::{ExpiredLease, ExpiredLeases, Promoted};
-pub use read::QueueStats;
+pub use read::{QueueStats, TaskRead};
 pub use replies::Transition;
 pub use settle::{Action, Holder, Settlement};
 pub use token::LeaseToken;

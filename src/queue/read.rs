@@ -29,6 +29,17 @@ impl Queue {
 
     /// The records of `ids`, in order, read in one pipelined round trip.
     pub async fn get_many(&self, ids: &[TaskId]) -> Result<Vec<Option<TaskRecord>>, QueueError> {
+        let reads = self.read_many(ids).await?;
+        Ok(reads.into_iter().map(|read| read.map(|r| r.record)).collect())
+    }
+
+    /// Task `id` with its lease, for the lease API: `None` when unknown or expired.
+    pub async fn read_lease(&self, id: &TaskId) -> Result<Option<TaskRead>, QueueError> {
+        let mut reads = self.read_many(std::slice::from_ref(id)).await?;
+        Ok(reads.pop().flatten())
+    }
+
+    async fn read_many(&self, ids: &[TaskId]) -> Result<Vec<Option<TaskRead>>, QueueError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -93,8 +104,19 @@ fn stats_of(counts: &[u64]) -> QueueStats {
     QueueStats { queued: at(0), scheduled: at(1), running: at(2), failed: at(3), paused: at(4) > 0 }
 }
 
+/// A task as read, with its lease while it runs.
+#[derive(Debug, Clone)]
+pub struct TaskRead {
+    /// Its record (`running` while leased).
+    pub record: TaskRecord,
+    /// The claim that holds it, while it runs.
+    pub claim: Option<ClaimEntry>,
+    /// Its lease deadline (ms, Redis' clock), while it runs.
+    pub lease_deadline_ms: Option<i64>,
+}
+
 /// One task's record from its three replies (lease, claim entry, hash).
-fn record_of(id: &TaskId, reply: &[redis::Value]) -> Result<Option<TaskRecord>, QueueError> {
+fn record_of(id: &TaskId, reply: &[redis::Value]) -> Result<Option<TaskRead>, QueueError> {
     let [lease, claim, values] = reply else {
         return Err(QueueError::Corrupt("a task read answered the wrong number of replies".into()));
     };
@@ -104,12 +126,15 @@ fn record_of(id: &TaskId, reply: &[redis::Value]) -> Result<Option<TaskRecord>, 
     let values: Vec<Option<String>> = redis::from_redis_value_ref(values).map_err(corrupt)?;
     let record = RecordFields::decode(id, values)?;
     Ok(record.map(|mut record| {
-        if record.state == State::Queued && lease.is_some() {
+        let running = record.state == State::Queued && lease.is_some();
+        let claim = claim.as_deref().and_then(ClaimEntry::parse).filter(|_| running);
+        if running {
             record.state = State::Running;
             record.attempts += 1;
-            let started = claim.as_deref().and_then(ClaimEntry::parse).map(|c| c.started_at_ms);
-            record.started_at_ms = started.or(record.started_at_ms);
+            record.started_at_ms = claim.as_ref().map(|c| c.started_at_ms).or(record.started_at_ms);
+            record.worker_id = claim.as_ref().and_then(|c| c.worker_id.clone());
         }
-        record
+        let lease_deadline_ms = lease.filter(|_| running).map(|l| l as i64);
+        TaskRead { record, claim, lease_deadline_ms }
     }))
 }

@@ -52,6 +52,12 @@ impl Queue {
         Ok(())
     }
 
+    /// Registers `queue` (a kind's queue, declared before any task exists), within
+    /// `TTP_MAX_QUEUES`.
+    pub async fn register_queue(&self, queue: &QueueName) -> Result<(), QueueError> {
+        self.register(queue, self.redis.deadline()).await
+    }
+
     /// Every registered queue, sorted.
     pub async fn known_queues(&self) -> Result<Vec<QueueName>, QueueError> {
         let key = self.keys.queues();

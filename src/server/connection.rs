@@ -26,6 +26,13 @@ pub struct Limits {
     idle_timeout: Duration,
 }
 
+impl Limits {
+    /// How long a client may take to send its headers (also its TLS handshake).
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout
+    }
+}
+
 impl From<&HttpSettings> for Limits {
     fn from(http: &HttpSettings) -> Self {
         Self { header_timeout: http.header_timeout, idle_timeout: http.idle_timeout }
@@ -35,6 +42,7 @@ impl From<&HttpSettings> for Limits {
 /// Serves one connection until it closes, idles out, or shutdown ends it.
 pub async fn serve<S>(
     stream: S,
+    peer: std::net::SocketAddr,
     router: Router,
     limits: Limits,
     shutdown: CancellationToken,
@@ -47,8 +55,9 @@ pub async fn serve<S>(
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let (activity, router) = (tracked.clone(), router.clone());
         async move {
-            let response =
-                activity::track(activity, router, request.map(axum::body::Body::new)).await;
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let response = activity::track(activity, router, request).await;
             Ok::<_, std::convert::Infallible>(response)
         }
     });

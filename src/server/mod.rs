@@ -14,6 +14,9 @@
 
 mod activity;
 mod connection;
+mod tls;
+
+pub use tls::acceptor;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +24,7 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -58,12 +62,13 @@ fn open_file_limit() -> Option<usize> {
 /// How long the accept loop pauses after `accept` failed (e.g. no file descriptors).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
 
-/// Serves `router` on `listener` until `shutdown`, then drains connections for at most
-/// `grace`.
+/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown`, then drains
+/// connections for at most `grace`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     http: &HttpSettings,
+    tls: Option<TlsAcceptor>,
     grace: Duration,
     shutdown: CancellationToken,
 ) {
@@ -81,11 +86,19 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
         };
         match accepted {
-            Ok((stream, _peer)) => {
-                let served =
-                    connection::serve(stream, router.clone(), limits, shutdown.clone(), grace);
+            Ok((stream, peer)) => {
+                let (router, stop, tls) = (router.clone(), shutdown.clone(), tls.clone());
                 connections.spawn(async move {
-                    served.await;
+                    match tls {
+                        None => connection::serve(stream, peer, router, limits, stop, grace).await,
+                        Some(tls) => {
+                            let handshake =
+                                tokio::time::timeout(limits.header_timeout(), tls.accept(stream));
+                            if let Ok(Ok(stream)) = handshake.await {
+                                connection::serve(stream, peer, router, limits, stop, grace).await;
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }

@@ -37,6 +37,8 @@ pub struct TaskRecord {
     pub error: Option<String>,
     /// The submitted payload.
     pub payload: Payload,
+    /// While it runs under an external worker's lease: the worker's name, if it gave one.
+    pub worker_id: Option<String>,
 }
 
 impl TaskRecord {

@@ -8,12 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod app;
+mod certs;
 mod inspect;
 mod problem;
 mod process;
 mod server;
 
 pub use app::{TestApp, test_config};
+pub use certs::TestCerts;
 pub use inspect::*;
 pub use problem::assert_problem;
 pub use process::{TtpProcess, wait_until};

@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::TestCerts;
+
 /// A free TCP port on 127.0.0.1 (bound then released; callers retry on collision).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -20,6 +22,7 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    tls: Option<TestCerts>,
 }
 
 impl RedisServer {
@@ -30,6 +33,28 @@ impl RedisServer {
 
     /// Starts a Redis with extra `redis-server` arguments (e.g. `["--appendonly", "yes"]`).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_server(extra, None)
+    }
+
+    /// Starts a Redis that speaks only TLS, with `certs`' server certificate; with
+    /// `mutual`, clients must present a certificate signed by `certs`' CA.
+    pub fn start_tls(certs: &TestCerts, mutual: bool) -> Self {
+        let auth = if mutual { "yes" } else { "no" };
+        let files = [certs.path("server.crt"), certs.path("server.key"), certs.path("ca.crt")];
+        let args = [
+            "--tls-cert-file",
+            &files[0],
+            "--tls-key-file",
+            &files[1],
+            "--tls-ca-cert-file",
+            &files[2],
+            "--tls-auth-clients",
+            auth,
+        ];
+        Self::start_server(&args, Some(certs.clone()))
+    }
+
+    fn start_server(extra: &[&str], tls: Option<TestCerts>) -> Self {
         let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("ttp-redis-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -38,6 +63,7 @@ impl RedisServer {
             port: 0,
             dir,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            tls,
         };
         for _ in 0..10 {
             server.port = free_port();
@@ -49,8 +75,14 @@ impl RedisServer {
     }
 
     fn launch(&mut self) -> bool {
+        let port = self.port.to_string();
+        let ports: Vec<&str> = match self.tls {
+            Some(_) => vec!["--port", "0", "--tls-port", &port],
+            None => vec!["--port", &port],
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(ports)
+            .args(["--bind", "127.0.0.1", "--save", ""])
             .args(["--dir", self.dir.to_str().unwrap(), "--logfile", "redis.log"])
             .args(["--protected-mode", "no"])
             .args(&self.extra)
@@ -75,15 +107,25 @@ impl RedisServer {
     }
 
     fn ping(&self) -> bool {
-        redis::Client::open(self.url())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+        self.client()
+            .get_connection_with_timeout(Duration::from_millis(500))
             .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
             .is_ok()
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// A client for inspecting keys (over TLS with the test CA and client certificate,
+    /// for a TLS server).
+    fn client(&self) -> redis::Client {
+        match &self.tls {
+            None => redis::Client::open(self.url()).unwrap(),
+            Some(certs) => redis::Client::build_with_tls(self.url(), certs.client_tls()).unwrap(),
+        }
+    }
+
+    /// `redis://127.0.0.1:<port>`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Its port.
@@ -93,7 +135,7 @@ impl RedisServer {
 
     /// A synchronous connection for inspecting keys.
     pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url()).unwrap().get_connection().unwrap()
+        self.client().get_connection().unwrap()
     }
 
     /// Stops the server's process (SIGSTOP): connections stay open and unanswered.

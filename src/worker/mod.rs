@@ -27,4 +27,5 @@ mod weights;
 
 pub use pool::WorkerPool;
 pub use reaper::{Reaped, reap_once};
+pub use shared::QueueSet;
 pub use sweeper::{IDLE_BEFORE_FORGOTTEN, IdleQueues, sweep};

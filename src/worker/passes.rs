@@ -1,4 +1,5 @@
-//! One maintenance pass over every served queue, shared by the promoter and the reaper.
+//! One maintenance pass over every maintained queue, shared by the promoter and the
+//! reaper.
 
 use std::future::Future;
 
@@ -15,8 +16,8 @@ where
 {
     let mut earliest: Option<i64> = None;
     let mut failed = None;
-    for weight in &shared.settings.queues {
-        match pass(weight.name.clone()).await {
+    for queue in (shared.maintained)() {
+        match pass(queue).await {
             Ok(Some(next)) => earliest = Some(earliest.map_or(next, |e| e.min(next))),
             Ok(None) => {}
             Err(e) => failed = Some(e),

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::leases::{self, LeaseTable};
-use super::shared::Shared;
+use super::shared::{QueueSet, Shared};
 use super::{completer, fetcher, promoter, reaper, sweeper};
 use crate::config::WorkerSettings;
 use crate::kinds::HandlerRegistry;
@@ -28,12 +28,15 @@ pub struct WorkerPool {
 }
 
 impl WorkerPool {
-    /// Starts the fetcher, promoter, reaper, completer and heartbeat.
+    /// Starts the promoter, reaper, sweeper, completer and heartbeat over the `maintained`
+    /// queues, and with `claiming` the fetcher that runs tasks of the served queues.
     pub fn start(
         queue: Arc<Queue>,
         registry: HandlerRegistry,
         metrics: Metrics,
         settings: WorkerSettings,
+        maintained: QueueSet,
+        claiming: bool,
     ) -> Self {
         let (outcomes, received) = mpsc::unbounded_channel();
         let leases = LeaseTable::default();
@@ -62,9 +65,12 @@ impl WorkerPool {
             executors: TaskTracker::new(),
             loops: TaskTracker::new(),
             hard_stop: CancellationToken::new(),
+            maintained,
         });
         let stop_claiming = CancellationToken::new();
-        shared.loops.spawn(fetcher::run(shared.clone(), stop_claiming.clone()));
+        if claiming {
+            shared.loops.spawn(fetcher::run(shared.clone(), stop_claiming.clone()));
+        }
         shared.loops.spawn(promoter::run(shared.clone(), stop_claiming.clone()));
         shared.loops.spawn(reaper::run(shared.clone(), stop_claiming.clone()));
         shared.loops.spawn(sweeper::run(shared.clone(), stop_claiming.clone()));

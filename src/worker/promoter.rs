@@ -15,15 +15,14 @@ use super::passes;
 use super::shared::Shared;
 use crate::backoff::Backoff;
 use crate::queue::WaitFor;
-use crate::task::{QueueName, now_ms};
+use crate::task::now_ms;
 
 const LONGEST_SLEEP: Duration = Duration::from_secs(5);
 
 /// Promotes until `stop`.
 pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let names = shared.settings.queue_names();
     let signal = Arc::new(Notify::new());
-    shared.loops.spawn(listen(shared.clone(), names, signal.clone(), stop.clone()));
+    shared.loops.spawn(listen(shared.clone(), signal.clone(), stop.clone()));
     let mut backoff = Backoff::new("promote");
     loop {
         let pass = passes::over_queues(&shared, |name| {
@@ -52,15 +51,18 @@ pub async fn run(shared: Arc<Shared>, stop: CancellationToken) {
 }
 
 /// Blocks on the timer lists and wakes the promoter when something was scheduled.
-async fn listen(
-    shared: Arc<Shared>,
-    names: Vec<QueueName>,
-    signal: Arc<Notify>,
-    stop: CancellationToken,
-) {
+async fn listen(shared: Arc<Shared>, signal: Arc<Notify>, stop: CancellationToken) {
     let mut waiter = shared.queue.waiter(WaitFor::Schedule);
     let mut backoff = Backoff::new("schedule listener");
     loop {
+        // The set may change (external kinds come and go); re-read it each wait.
+        let names = (shared.maintained)();
+        if names.is_empty() {
+            tokio::select! {
+                () = tokio::time::sleep(LONGEST_SLEEP) => continue,
+                () = stop.cancelled() => return,
+            }
+        }
         tokio::select! {
             woke = waiter.wait(&names, LONGEST_SLEEP) => match woke {
                 Ok(true) => {

@@ -87,11 +87,31 @@ pub async fn reap_once(
             queue: queue.as_str(),
             kind: &task.kind,
             outcome,
-            timed_out: false,
+            timed_out: timed_out(lease, now).is_some(),
             created_at_ms: task.created_at_ms,
         });
     }
     Ok(Reaped { reaped, next_deadline_ms: expired.next_deadline_ms })
+}
+
+/// Whether the expired attempt outlived its timeout (an external worker held it too
+/// long: heartbeats cannot extend a lease past the timeout), rather than losing its
+/// worker.
+fn timed_out(lease: &ExpiredLease, now: i64) -> Option<u64> {
+    let (claim, task) = (lease.claim.as_ref()?, lease.task.as_ref()?);
+    (now - claim.started_at_ms >= task.timeout_ms as i64).then_some(task.timeout_ms)
+}
+
+/// The error an expired attempt ends with.
+fn reason(attempt: u32, max_attempts: u32, timed_out: Option<u64>) -> String {
+    match timed_out {
+        Some(ms) => format!(
+            "attempt {attempt} of {max_attempts} timed out after {ms} ms: its worker held it past timeout_ms"
+        ),
+        None => format!(
+            "lease expired on attempt {attempt} of {max_attempts}: the worker stopped renewing it (crash, kill or stall)"
+        ),
+    }
 }
 
 /// What follows an expired lease: its attempt counts (retry or fail); a lease without
@@ -106,18 +126,12 @@ fn decide(lease: &ExpiredLease, policy: RetryPolicy, now: i64) -> Settlement {
         result_ttl_s: 0,
         kind: lease.task.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),
     };
-    let why = "the worker stopped renewing it (crash, kill or stall)";
     let action = match (&lease.claim, &lease.task) {
         (Some(_), Some(task)) if task.state == State::Queued => {
+            let error = reason(attempt, task.max_attempts, timed_out(lease, now));
             match policy.after(attempt, task.max_attempts, true, now) {
-                Next::Retry { due_ms } => Action::Retry {
-                    due_ms,
-                    error: format!("lease expired on attempt {attempt}: {why}"),
-                },
-                Next::Fail => Action::Fail(format!(
-                    "lease expired on attempt {attempt} of {}: {why}",
-                    task.max_attempts
-                )),
+                Next::Retry { due_ms } => Action::Retry { due_ms, error },
+                Next::Fail => Action::Fail(error),
             }
         }
         _ => Action::Forget,

@@ -37,4 +37,11 @@ pub struct Shared {
     pub loops: TaskTracker,
     /// Cancelled at the end of the shutdown grace: executors hand their tasks back.
     pub hard_stop: CancellationToken,
+    /// The queues whose due tasks and expired leases this process looks after: the ones
+    /// it serves, and those of external kinds (served by external workers, which cannot
+    /// promote or reap).
+    pub maintained: QueueSet,
 }
+
+/// A set of queues that may change while the process runs.
+pub type QueueSet = Arc<dyn Fn() -> Vec<crate::task::QueueName> + Send + Sync>;

@@ -132,7 +132,22 @@ async fn no_attempt_is_lost_and_no_refused_task_is_stored_while_redis_stalls() {
     let answers = submit(&serve, &tasks, spread).await;
     tokio::task::block_in_place(|| staller.join()).unwrap();
 
-    // Every 504 task exists or not; what exists is all that any answer allowed.
+    // Every 504 task exists or not; what exists is all that any answer allowed. Writes
+    // Redis received during a stall land when it wakes: wait until the count is steady.
+    let count = || -> usize {
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg("ttp:{default}:task:*").query(&mut redis.connection()).unwrap();
+        keys.len()
+    };
+    let mut last = count();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = count();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
     let mut conn = testkit::connect(&redis).await;
     let unknown_ids: Vec<String> = answers.unknown.keys().cloned().collect();
     let found = testkit::task_fields(&mut conn, &unknown_ids, &["state"]).await;

@@ -10,6 +10,7 @@ mod connections;
 mod dead_letters;
 mod delivery;
 mod errors;
+mod external;
 mod kinds;
 mod lifecycle;
 mod longpoll;
@@ -23,8 +24,10 @@ mod prometheus;
 mod queues;
 mod races;
 mod redis_faults;
+mod redis_security;
 mod removal;
 mod robustness;
+mod scopes;
 mod stalls;
 
 /// Path of the `ttp` binary built for these tests.

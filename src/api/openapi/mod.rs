@@ -46,6 +46,8 @@ use crate::task::TaskRequest;
     tags(
         (name = "tasks", description = "Submit, read, cancel, delete and retry tasks."),
         (name = "queues", description = "Queue counts, pause and resume, the dead-letter list."),
+        (name = "kinds", description = "The kinds a task may have, with their payload schemas; declaring external kinds."),
+        (name = "workers", description = "The lease API: workers in any language claim tasks, renew their leases and hand back outcomes."),
         (name = "health", description = "Liveness, readiness, metrics and this document."),
     ),
     components(
@@ -119,8 +121,10 @@ pub fn document(registry: &HandlerRegistry) -> Result<Value, DocumentError> {
 }
 
 /// The document for spec-driven fuzzing (`ttp openapi --fuzz`): the same, but with the
-/// task request as one variant per kind carrying its exact payload rules, and `run_at`
-/// limited to instants long past (see [`PAST_INSTANT`]).
+/// task request as one variant per kind carrying its exact payload rules, `run_at`
+/// limited to instants long past (see [`PAST_INSTANT`]), `lease_ms` bounded by the
+/// default `TTP_LEASE_MAX_MS` (see [`bound_leases`]) and claims that answer at once
+/// (see [`claims_answer_at_once`]).
 pub fn fuzzing_document(registry: &HandlerRegistry) -> Result<Value, DocumentError> {
     let mut doc = document(registry)?;
     let run_at = "/components/schemas/TaskRequest/properties/run_at";
@@ -128,8 +132,49 @@ pub fn fuzzing_document(registry: &HandlerRegistry) -> Result<Value, DocumentErr
         run_at.remove("format");
         run_at.insert("pattern".into(), json!(PAST_INSTANT));
     }
+    bound_leases(&mut doc);
+    claims_answer_at_once(&mut doc);
     kinds::task_request_per_kind(&mut doc, registry);
     Ok(doc)
+}
+
+/// `lease_ms` of a claim or heartbeat in the fuzzing document: at most the default
+/// `TTP_LEASE_MAX_MS`, which the ttp that `make api-fuzz` starts runs with. The bound is
+/// a setting, so the committed document only names it; a fuzzer reading no maximum
+/// calls a longer lease valid and reports its 422 as a valid request rejected.
+fn bound_leases(doc: &mut Value) {
+    let most = crate::config::Config::default().lease_max_ms;
+    for body in ["ClaimBody", "HeartbeatBody"] {
+        let pointer = format!("/components/schemas/{body}/properties/lease_ms");
+        if let Some(Value::Object(lease_ms)) = doc.pointer_mut(&pointer) {
+            lease_ms.insert("maximum".into(), json!(most));
+        }
+    }
+}
+
+/// A claim in the fuzzing document has no `wait_ms`. A fuzzer claims from queues that
+/// are mostly empty, so every `wait_ms` it draws (up to 30 s) would be waited out in
+/// full, and the run would spend its time in long polls (minutes instead of seconds)
+/// rather than in requests. Without the property (the body allows no others), a valid
+/// claim answers at once; a `wait_ms` the fuzzer adds is an unknown property to it. The
+/// long poll itself is covered by the integration tests.
+fn claims_answer_at_once(doc: &mut Value) {
+    let places = [
+        "/components/schemas/ClaimBody/properties",
+        "/paths/~1queues~1{name}~1claim/post/requestBody/content/application~1json/example",
+    ];
+    for place in places {
+        if let Some(Value::Object(object)) = doc.pointer_mut(place) {
+            object.remove("wait_ms");
+        }
+    }
+    if let Some(Value::Array(examples)) = doc.pointer_mut("/components/schemas/ClaimBody/examples")
+    {
+        examples
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(|e| drop(e.remove("wait_ms")));
+    }
 }
 
 /// `run_at` in the fuzzing document: an RFC 3339 instant in 1900–2009. ttp refuses a

@@ -1,6 +1,6 @@
 -- claim.lua: take up to N ready tasks, highest priority first, under a lease.
 -- A claimed task is running: it is in the lease set, and the started hash holds its claim
--- entry `<token> <start ms>`. Its own hash keeps state `queued` and its attempt count until
+-- entry `<token> <start ms> <worker id or ->`. Its own hash keeps state `queued` and its attempt count until
 -- the attempt ends (settle.lua counts it then; the reaper counts it if the worker died).
 -- The token, chosen by the claimer (128 random bits), is the lease's fencing token.
 -- Writing nothing per task keeps a claim at a constant number of Redis calls however many
@@ -12,9 +12,10 @@
 -- whole lease.
 -- KEYS[1] pending zset, KEYS[2] leased zset, KEYS[3] paused flag, KEYS[4] wake list,
 -- KEYS[5] started hash (task id → claim entry), KEYS[6] the claim's record
--- ARGV[1] max count, ARGV[2] lease ms, ARGV[3] token (used when the claim is new)
--- returns: {token, start ms, id…} (only the token and start when nothing was claimed),
--- or {} when nothing was claimed and nothing is recorded
+-- ARGV[1] max count, ARGV[2] lease ms, ARGV[3] token (used when the claim is new),
+-- ARGV[4] worker id (`-` for none; no spaces)
+-- returns: {token, start ms, id…}, or {} when nothing was claimed and nothing is
+-- recorded (a recorded claim whose tasks all ended answers {token, start ms})
 local function split(text)
   local parts = {}
   for part in string.gmatch(text, '%S+') do parts[#parts + 1] = part end
@@ -26,8 +27,8 @@ if record then
   local parts = split(record)
   local token, start = parts[1], parts[2]
   local out = {token, start}
-  if #parts > 2 then
-    local ids = {unpack(parts, 3)}
+  if #parts > 3 then
+    local ids = {unpack(parts, 4)}
     local claims = redis.call('HMGET', KEYS[5], unpack(ids))
     local prefix = token .. ' '
     for i = 1, #ids do
@@ -41,7 +42,7 @@ local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
 if #popped == 0 then return {} end
 local now = redis_now_ms()
 local token, lease_ms = ARGV[3], tonumber(ARGV[2])
-local stamp = token .. ' ' .. now
+local stamp = token .. ' ' .. now .. ' ' .. ARGV[4]
 local deadline = now + lease_ms
 local out, lease, started, ids = {token, now}, {}, {}, {}
 for i = 1, #popped, 2 do

@@ -2,7 +2,12 @@
 //! generated clients, documentation and fuzzers start from real shapes. The values are
 //! what ttp answers (ids, times, problem texts), kept in one place because several
 //! operations show the same task in different states. `redocly lint` checks each against
-//! its schema; the unit tests in `openapi` check that every body has one.
+//! its schema; the unit tests in `openapi` check that every body has one. Those of the
+//! kinds and lease routes are in `workers`.
+
+mod workers;
+
+pub use workers::*;
 
 use serde_json::{Map, Value, json};
 
