@@ -36,5 +36,5 @@ clean:
 	cargo clean
 	rm -rf .data
 
-# Further targets (bench, chaos, api-fuzz, deploy-check) live in mk/*.mk.
+# Further targets (bench, chaos, api-fuzz, clients, deploy-check, examples) live in mk/*.mk.
 -include mk/*.mk

@@ -48,6 +48,8 @@ pub struct App {
     metrics: Metrics,
     guard: Arc<Guard>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The OpenAPI document `GET /openapi.json` serves.
+    openapi: axum::body::Bytes,
 }
 
 /// Warns at start-up about a Redis that is down or may evict task data.
@@ -112,6 +114,8 @@ impl App {
         crate::crypto::install_default_provider();
         let settings = config.settings()?;
         registry.configure_push(&settings.push)?;
+        let openapi = api::openapi::document(&registry).context("the OpenAPI document")?;
+        let openapi = api::openapi::to_json(&openapi).into();
         let metrics = Metrics::new().context("cannot register metrics")?;
         let guard = Arc::new(Guard::new(&settings.http, metrics.http_rate_limited.clone())?);
         let tls = match &settings.http.tls {
@@ -129,7 +133,7 @@ impl App {
         } else {
             None
         };
-        Ok(Self { settings, roles, listener, queue, registry, metrics, guard, tls })
+        Ok(Self { settings, roles, listener, queue, registry, metrics, guard, tls, openapi })
     }
 
     /// The bound HTTP address, when the API role is on.
@@ -151,7 +155,8 @@ impl App {
     /// and finishes in-flight requests while the workers finish or hand back their tasks;
     /// the background tasks of the API (submission coalescing) end last.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Self { settings, roles, listener, queue, registry, metrics, guard, tls } = self;
+        let Self { settings, roles, listener, queue, registry, metrics, guard, tls, openapi } =
+            self;
         check_redis(&queue).await;
         let background = TaskTracker::new();
         let catalog = Arc::new(Catalog::new(registry.clone()));
@@ -198,7 +203,7 @@ impl App {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }
-            let router = api::router(state, &settings.http);
+            let router = api::router(state, &settings.http, openapi);
             let (http, grace, stop) =
                 (settings.http.clone(), settings.worker.grace, shutdown.clone());
             tokio::spawn(

@@ -45,6 +45,11 @@ pub enum Command {
         /// Print YAML instead of JSON.
         #[arg(long)]
         yaml: bool,
+        /// Print the variant for spec-driven fuzzing (`make api-fuzz`): the task request
+        /// as one variant per kind with its exact payload rules, instead of one open schema;
+        /// leases bounded by the default TTP_LEASE_MAX_MS; claims without `wait_ms`.
+        #[arg(long)]
+        fuzz: bool,
     },
     /// Manage API keys.
     Keys {

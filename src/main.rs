@@ -29,7 +29,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker { settings } => (Roles { api: false, workers: true }, settings),
         Command::Bench(args) => return ttp::bench::run(args).await,
-        Command::Openapi { yaml } => return print_openapi(yaml),
+        Command::Openapi { yaml, fuzz } => return print_openapi(yaml, fuzz),
         Command::Keys { command: KeysCommand::New { id, scopes, queues } } => {
             return print_new_key(&id, &scopes, &queues);
         }
@@ -62,10 +62,15 @@ fn print_new_key(id: &str, scopes: &[String], queues: &[String]) -> anyhow::Resu
     Ok(())
 }
 
-/// `ttp openapi [--yaml]`: the document of a ttp with the built-in kinds, as served at
-/// `/openapi.json` and committed under `openapi/`.
-fn print_openapi(yaml: bool) -> anyhow::Result<()> {
-    let document = ttp::api::openapi::document(&HandlerRegistry::with_builtins());
+/// `ttp openapi [--yaml] [--fuzz]`: the document of a ttp with the built-in kinds, as
+/// served at `/openapi.json` and committed under `openapi/`, or its variant for fuzzing.
+fn print_openapi(yaml: bool, fuzz: bool) -> anyhow::Result<()> {
+    let registry = HandlerRegistry::with_builtins();
+    let document = if fuzz {
+        ttp::api::openapi::fuzzing_document(&registry)?
+    } else {
+        ttp::api::openapi::document(&registry)?
+    };
     let text = if yaml {
         ttp::api::openapi::to_yaml(&document)?
     } else {

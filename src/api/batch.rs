@@ -13,8 +13,9 @@ use tokio::time::Instant;
 
 use super::auth::Caller;
 use super::error::Problem;
+use super::openapi::{self, examples};
 use super::submission::{parse_request, validate};
-use super::{ApiError, ApiJson, AppState, openapi};
+use super::{ApiError, ApiJson, AppState};
 use crate::access::Scope;
 use crate::queue::Enqueued;
 use crate::task::{FieldError, NewTask, QueueName, State as TaskState, TaskId};
@@ -25,10 +26,7 @@ pub const MAX_BATCH: usize = 1000;
 /// `POST /tasks/batch` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"tasks": [
-    {"kind": "echo", "payload": {"n": 1}},
-    {"kind": "telemetry.aggregate", "payload": {"samples": [1.0, 2.5, 4.0]}, "priority": 9}
-]}))]
+#[schema(examples(examples::batch_request))]
 pub struct BatchRequest {
     /// 1..=1000 tasks, each a `POST /tasks` body (see `TaskRequest`). Items are not
     /// constrained here because each is validated on its own: an item that is not a valid
@@ -38,8 +36,9 @@ pub struct BatchRequest {
     pub tasks: Vec<Box<RawValue>>,
 }
 
-/// The outcome of one item.
+/// The outcome of one item of a batch.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = BatchItemResult)]
 pub struct ItemResult {
     /// 202 accepted, 200 idempotent replay, or the item's error status (400, 409, 422,
     /// 429; 503 not stored; 504 outcome unknown: read the task by its `id`).
@@ -93,9 +92,11 @@ impl ItemResult {
     path = "/tasks/batch",
     operation_id = "submitBatch",
     tag = "tasks",
-    request_body(content = BatchRequest, content_type = "application/json"),
+    request_body(content = BatchRequest, content_type = "application/json",
+                 example = json!(examples::batch_request())),
     responses(
-        (status = 200, description = "One result per item, in request order.", body = BatchResponse),
+        (status = 200, description = "One result per item, in request order.", body = BatchResponse,
+         example = json!(examples::batch_response())),
         (status = 400, response = openapi::BadRequest),
         (status = 408, response = openapi::BodyTimeout),
         (status = 413, response = openapi::TooLarge),

@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::openapi::{self, examples};
 use super::queues::queue_name;
-use super::{ApiError, ApiQuery, AppState, TaskView, openapi};
+use super::{ApiError, ApiQuery, AppState, TaskView};
 use crate::queue::parse_cursor;
 use crate::task::FieldError;
 
@@ -57,7 +58,8 @@ pub struct DeadList {
     tag = "queues",
     params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name."), DeadQuery),
     responses(
-        (status = 200, description = "A page of failed tasks, newest first.", body = DeadList),
+        (status = 200, description = "A page of failed tasks, newest first.", body = DeadList,
+         example = json!(examples::dead_list())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
         (status = 422, response = openapi::Invalid),

@@ -88,13 +88,13 @@ pub enum ApiError {
 /// RFC 9457 problem details: the body of every error response
 /// (`application/problem+json`), and of each rejected item of a batch.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({
+#[schema(examples(json!({
     "type": "urn:ttp:problem:invalid-field",
     "title": "Unprocessable Entity",
     "status": 422,
     "detail": "priority: must be 0..=9, got 12",
     "field": "priority"
-}))]
+})))]
 pub struct Problem {
     /// Names the kind of problem: `urn:ttp:problem:<slug>`, e.g.
     /// `urn:ttp:problem:invalid-field`.

@@ -6,11 +6,13 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Serialize;
 
-use super::{ApiError, AppState, openapi};
+use super::openapi::{self, examples};
+use super::{ApiError, AppState};
 use crate::task::QueueName;
 
 /// Body of `/healthz`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Liveness)]
 pub struct Health {
     /// Always `ok`.
     #[schema(pattern = "^ok$")]
@@ -19,6 +21,7 @@ pub struct Health {
 
 /// Body of `/readyz` when ready.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Readiness)]
 pub struct Ready {
     /// Always `ready`.
     #[schema(pattern = "^ready$")]
@@ -33,7 +36,8 @@ pub struct Ready {
     path = "/healthz",
     operation_id = "liveness",
     tag = "health",
-    responses((status = 200, description = "The process runs.", body = Health))
+    responses((status = 200, description = "The process runs.", body = Health,
+               example = json!(examples::liveness())))
 )]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
@@ -49,7 +53,8 @@ pub async fn healthz() -> Json<Health> {
     operation_id = "readiness",
     tag = "health",
     responses(
-        (status = 200, description = "Ready to serve.", body = Ready),
+        (status = 200, description = "Ready to serve.", body = Ready,
+         example = json!(examples::readiness())),
         (status = 503, response = openapi::Unavailable),
     )
 )]
@@ -71,7 +76,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
     operation_id = "metrics",
     tag = "health",
     responses((status = 200, description = "Prometheus text exposition.", body = String,
-               content_type = "text/plain; version=0.0.4; charset=utf-8"))
+               content_type = "text/plain; version=0.0.4; charset=utf-8",
+               example = json!(examples::metrics_text())))
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     sample_queue_depths(&state).await;

@@ -11,8 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::{ApiError, ApiJson, AppState, openapi};
-use crate::kinds::{ExternalKind, KindSpec};
+use super::openapi::{self, examples};
+use super::{ApiError, ApiJson, AppState};
+use crate::kinds::{ExternalKind, KindSpec, json_schema};
 use crate::task::{FieldError, Kind};
 
 /// Most external kinds a deployment may declare.
@@ -20,12 +21,7 @@ pub const MAX_EXTERNAL_KINDS: u64 = 1000;
 
 /// One kind.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({
-    "name": "sleep", "source": "embedded", "queue": null,
-    "description": "Sleeps `ms` milliseconds (simulated I/O).",
-    "payload_schema": {"type": "object", "required": ["ms"], "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": 60000}}},
-    "payload_required": true
-}))]
+#[schema(examples(examples::external_kind_view))]
 pub struct KindView {
     /// The kind's name, as `kind` in a task request.
     pub name: String,
@@ -38,7 +34,7 @@ pub struct KindView {
     /// What it does.
     pub description: String,
     /// JSON Schema of its payloads.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema)]
     pub payload_schema: Value,
     /// Whether a payload must be given (`null` is refused).
     pub payload_required: bool,
@@ -46,6 +42,7 @@ pub struct KindView {
 
 /// `GET /kinds` body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(examples(examples::kind_list))]
 pub struct KindList {
     /// Every kind, by name.
     pub kinds: Vec<KindView>,
@@ -74,7 +71,8 @@ impl KindView {
     operation_id = "listKinds",
     tag = "kinds",
     responses(
-        (status = 200, description = "Every kind, by name.", body = KindList),
+        (status = 200, description = "Every kind, by name.", body = KindList,
+         example = json!(examples::kind_list())),
         (status = 503, response = openapi::Unavailable),
     )
 )]
@@ -120,14 +118,21 @@ fn kind_name(name: &str) -> Result<Kind, ApiError> {
     operation_id = "putKind",
     tag = "kinds",
     params(("kind" = String, Path, pattern = "^[a-z0-9._-]{1,64}$", description = "The kind's name.")),
-    request_body(content = KindSpec, content_type = "application/json"),
+    request_body(content = KindSpec, content_type = "application/json",
+                 example = json!(examples::kind_spec())),
     responses(
-        (status = 200, description = "Updated.", body = KindView),
-        (status = 201, description = "Declared.", body = KindView),
+        (status = 200, description = "Updated.", body = KindView,
+         example = json!(examples::external_kind_view())),
+        (status = 201, description = "Declared.", body = KindView,
+         example = json!(examples::external_kind_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
+        (status = 408, response = openapi::BodyTimeout),
         (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),
     )
@@ -175,6 +180,7 @@ pub async fn put(
         (status = 204, description = "Removed."),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
+        (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),
     )

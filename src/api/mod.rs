@@ -96,7 +96,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(tasks::submit))
         .routes(routes!(batch::submit_batch))
-        .routes(routes!(tasks::fetch, task_actions::cancel))
+        .routes(routes!(tasks::fetch, task_actions::remove))
+        .routes(routes!(task_actions::cancel))
         .routes(routes!(task_actions::retry))
         .routes(routes!(kinds::list))
         .routes(routes!(kinds::put, kinds::delete))
@@ -118,8 +119,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The router with every route and layer, outermost first: request id (set, then
 /// echoed on the response), the request span, CORS when configured, compression, HTTP
 /// metrics, the request deadline, API keys when configured, the body limit.
-pub fn router(state: AppState, config: &HttpSettings) -> Router {
-    let document = openapi::to_json(&openapi::document(state.catalog.embedded()));
+/// `document` is what `GET /openapi.json` serves (built by `App::build`, which fails
+/// when the registry's kinds cannot be documented).
+pub fn router(state: AppState, config: &HttpSettings, document: axum::body::Bytes) -> Router {
     let metrics = Arc::new(state.metrics.clone());
     let (routes, _) = routes().split_for_parts();
     let timeout = config.request_timeout;
@@ -130,7 +132,7 @@ pub fn router(state: AppState, config: &HttpSettings) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(budget, budget::reserve_body))
-        .layer(Extension(openapi::Served(document.into())))
+        .layer(Extension(openapi::Served(document)))
         .layer(Extension(BodyTimeout(config.body_timeout)))
         .with_state(state);
     router = router.layer(middleware::from_fn_with_state(state_guard, auth::guard));

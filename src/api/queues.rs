@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::{ApiError, ApiQuery, AppState, openapi};
+use super::openapi::{self, examples};
+use super::{ApiError, ApiQuery, AppState};
 use crate::queue::QueueStats;
 use crate::task::{FieldError, QueueName};
 
@@ -73,7 +74,8 @@ pub struct ListQuery {
     tag = "queues",
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of queues, by name.", body = QueueList),
+        (status = 200, description = "A page of queues, by name.", body = QueueList,
+         example = json!(examples::queue_list())),
         (status = 400, response = openapi::BadRequest),
         (status = 422, response = openapi::Invalid),
         (status = 500, response = openapi::Internal),
@@ -136,7 +138,8 @@ pub fn queue_name(name: &str) -> Result<QueueName, ApiError> {
     tag = "queues",
     params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name.")),
     responses(
-        (status = 200, description = "Paused: the queue's counts.", body = QueueView),
+        (status = 200, description = "Paused: the queue's counts.", body = QueueView,
+         example = json!(examples::paused_queue_view())),
         (status = 404, response = openapi::NotFound),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
@@ -164,7 +167,8 @@ pub async fn pause(
     tag = "queues",
     params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name.")),
     responses(
-        (status = 200, description = "Resumed: the queue's counts.", body = QueueView),
+        (status = 200, description = "Resumed: the queue's counts.", body = QueueView,
+         example = json!(examples::queue_view())),
         (status = 404, response = openapi::NotFound),
         (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),

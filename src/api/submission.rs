@@ -22,7 +22,7 @@ pub fn accepted(record: TaskRecord) -> Response {
 pub async fn replay(state: &AppState, id: &TaskId) -> Result<Response, ApiError> {
     let record = state.queue.get(id).await?.ok_or_else(|| {
         ApiError::Conflict(format!(
-            "the idempotency key belongs to task {id}, which has expired; use a new key"
+            "the idempotency key belongs to task {id}, which has expired or was deleted; use a new key"
         ))
     })?;
     let headers = [

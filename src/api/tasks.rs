@@ -9,8 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::auth::Caller;
+use super::openapi::{self, examples};
 use super::submission::{accepted, replay, validate};
-use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView, openapi};
+use super::{ApiError, ApiJson, ApiQuery, AppState, TaskView};
 use crate::config::MAX_WAIT_MS;
 use crate::queue::Enqueued;
 use crate::task::{FieldError, TaskId, TaskRequest};
@@ -35,13 +36,17 @@ use crate::task::{FieldError, TaskId, TaskRequest};
          links(
              ("GetTask" = (operation_id = "getTask", parameters(("id" = "$response.body#/id")))),
              ("CancelTask" = (operation_id = "cancelTask", parameters(("id" = "$response.body#/id")))),
+             ("DeleteTask" = (operation_id = "deleteTask", parameters(("id" = "$response.body#/id")))),
              ("RetryTask" = (operation_id = "retryTask", parameters(("id" = "$response.body#/id")))),
-         )),
+             ("ClaimTasks" = (operation_id = "claimTasks", parameters(("name" = "$response.body#/queue")))),
+         ),
+         example = json!(examples::queued_view())),
         (status = 200, description = "Idempotent replay: the original task's current view.", body = TaskView,
          headers(
              ("Location" = String, description = "`/tasks/{id}` of the original task."),
              ("Idempotent-Replayed" = String, description = "Always `true`."),
-         )),
+         ),
+         example = json!(examples::task_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 409, response = openapi::Conflict),
         (status = 408, response = openapi::BodyTimeout),
@@ -106,7 +111,7 @@ pub struct FetchQuery {
 /// The task's view: state, attempts, timestamps, and its result or last error. With
 /// `wait_ms` it long-polls: it answers as soon as the task is terminal, or with its
 /// current view when the time is up (or the server shuts down). 404 when the id is
-/// unknown or the task expired after its result TTL.
+/// unknown, the task was deleted, or it expired after its result TTL.
 #[utoipa::path(
     get,
     path = "/tasks/{id}",
@@ -114,7 +119,8 @@ pub struct FetchQuery {
     tag = "tasks",
     params(("id" = String, Path, description = "Task id, as returned by `POST /tasks`."), FetchQuery),
     responses(
-        (status = 200, description = "The task's view.", body = TaskView),
+        (status = 200, description = "The task's view.", body = TaskView,
+         example = json!(examples::task_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
         (status = 422, response = openapi::Invalid),
@@ -136,8 +142,11 @@ pub async fn fetch(
         )
         .into());
     }
-    let not_found =
-        || ApiError::NotFound(format!("no task {id:?} (unknown, or expired after its result TTL)"));
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "no task {id:?} (unknown, deleted, or expired after its result TTL)"
+        ))
+    };
     let task_id = TaskId::parse(&id).ok_or_else(not_found)?;
     caller.require_queue(task_id.queue())?;
     if wait_ms == 0 {

@@ -10,25 +10,7 @@ use crate::task::{Payload, State, TaskRecord};
 /// A task as clients see it. Times are RFC 3339, UTC, millisecond precision; a time
 /// that has not happened yet is `null`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({
-    "id": "01JDX3Q9ZK8M4V2T6B7C5N1H0E.default",
-    "queue": "default",
-    "kind": "telemetry.aggregate",
-    "state": "succeeded",
-    "priority": 7,
-    "attempts": 1,
-    "max_attempts": 5,
-    "timeout_ms": 30000,
-    "result_ttl_s": 86400,
-    "created_at": "2026-11-26T16:46:39.123Z",
-    "run_at": null,
-    "started_at": "2026-11-26T16:46:39.125Z",
-    "finished_at": "2026-11-26T16:46:39.126Z",
-    "result": {"count": 4, "min": 11.75, "max": 48.0, "mean": 21.3125, "stddev": 15.414,
-               "p50": 12.75, "p90": 37.5, "p95": 42.75, "p99": 46.95},
-    "error": null,
-    "payload": {"samples": [12.5, 13.0, 11.75, 48.0]}
-}))]
+#[schema(examples(crate::api::openapi::examples::task_view))]
 pub struct TaskView {
     /// Opaque, URL-safe, time-ordered id.
     pub id: String,

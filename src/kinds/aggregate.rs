@@ -77,7 +77,8 @@ impl Handler for Aggregate {
             "type": "object",
             "description": "Returns count, min, max, mean, stddev, p50, p90, p95 and p99 of `samples`.",
             "required": ["samples"],
-            "properties": {"samples": schema::samples("The values.", MAX_SAMPLES)}
+            "properties": {"samples": schema::samples("The values.", MAX_SAMPLES)},
+            "examples": [{"samples": [12.5, 13.0, 11.75, 48.0]}]
         }))
     }
 

@@ -76,7 +76,8 @@ impl Handler for Anomalies {
             "properties": {
                 "samples": schema::samples("The values.", MAX_SAMPLES),
                 "z": {"type": ["number", "null"], "exclusiveMinimum": 0}
-            }
+            },
+            "examples": [{"samples": [1.0, 1.1, 0.9, 1.0, 9.5], "z": 1.5}]
         }))
     }
 

@@ -163,7 +163,12 @@ fn payload_schema() -> Value {
             },
             "bucket_ms": {"type": "integer", "minimum": 1, "maximum": i64::MAX},
             "agg": {"enum": ["mean", "min", "max", "sum", null]}
-        }
+        },
+        "examples": [{
+            "points": [[1_764_175_599_000_i64, 1.5], [1_764_175_599_500_i64, 2.5], [1_764_175_600_200_i64, 4.0]],
+            "bucket_ms": 1000,
+            "agg": "mean"
+        }]
     })
 }
 

@@ -17,7 +17,10 @@ impl Handler for Echo {
     }
 
     fn payload_schema(&self) -> PayloadSchema {
-        PayloadSchema::optional(json!({"description": "Any JSON; returned as the result."}))
+        PayloadSchema::optional(json!({
+            "description": "Any JSON; returned as the result.",
+            "examples": [{"hello": "world"}]
+        }))
     }
 
     fn run<'a>(&'a self, ctx: &'a TaskContext) -> HandlerFuture<'a> {

@@ -17,11 +17,7 @@ const MAX_DESCRIPTION: usize = 1000;
 /// The body of `PUT /kinds/{kind}`, and how a declaration is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "queue": "emails",
-    "description": "Sends one email.",
-    "payload_schema": {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}}}
-}))]
+#[schema(examples(crate::api::openapi::examples::kind_spec))]
 pub struct KindSpec {
     /// The queue its tasks go to (a submission naming another queue is a 422); only
     /// external workers claim it.
@@ -29,15 +25,29 @@ pub struct KindSpec {
     pub queue: String,
     /// What the kind does, for humans (up to 1,000 characters).
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
     /// JSON Schema (2020-12) its payloads must satisfy; `true` (the default) accepts any.
     #[serde(default = "any_payload")]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema)]
     pub payload_schema: Value,
 }
 
 fn any_payload() -> Value {
     Value::Bool(true)
+}
+
+/// How the OpenAPI document describes a `payload_schema`: a JSON Schema is an object or
+/// a boolean (`true` accepts any payload, `false` none), and a document that said
+/// "object" would call `true` invalid.
+pub fn json_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::Boolean]))
+        .description(Some(
+            "JSON Schema (2020-12) of the payloads: an object, or `true` (any payload; the default) or `false` (none).",
+        ))
+        .build()
 }
 
 /// A declared external kind, its schema compiled.

@@ -66,7 +66,8 @@ impl Handler for Fail {
                 "message": {"type": ["string", "null"]},
                 "retryable": {"type": ["boolean", "null"]},
                 "fail_first": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_FAIL_FIRST}
-            }
+            },
+            "examples": [{"message": "boom", "retryable": true, "fail_first": 2}]
         }))
     }
 

@@ -24,7 +24,7 @@ mod schema;
 mod sleep;
 
 pub use catalog::{Catalog, KindRef};
-pub use external::{ExternalKind, KindSpec};
+pub use external::{ExternalKind, KindSpec, json_schema};
 pub use http::{Http, PushError};
 pub use registry::HandlerRegistry;
 pub use schema::PayloadSchema;

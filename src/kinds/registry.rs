@@ -199,6 +199,18 @@ mod tests {
     }
 
     #[test]
+    fn every_example_in_a_builtin_schema_is_a_payload_its_handler_accepts() {
+        let registry = HandlerRegistry::with_builtins();
+        for kind in registry.kinds() {
+            let handler = registry.get(kind).unwrap();
+            let examples = handler.payload_schema().schema["examples"].clone();
+            for example in examples.as_array().into_iter().flatten() {
+                assert!(handler.validate(example).is_ok(), "{kind}: {example}");
+            }
+        }
+    }
+
+    #[test]
     fn every_builtin_kind_describes_its_payload() {
         let registry = HandlerRegistry::with_builtins();
         for kind in registry.kinds() {

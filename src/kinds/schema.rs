@@ -33,6 +33,12 @@ impl PayloadSchema {
     pub fn optional(schema: Value) -> Self {
         Self { schema, optional: true }
     }
+
+    /// The schema's first example (JSON Schema `examples`), if it gives one: the OpenAPI
+    /// document shows it as the kind's request example.
+    pub fn example(&self) -> Option<&Value> {
+        self.schema.get("examples")?.as_array()?.first()
+    }
 }
 
 /// The schema of a series of samples, as `telemetry.*` kinds take them.

@@ -42,7 +42,8 @@ impl Handler for Sleep {
             "type": "object",
             "description": "Sleeps `ms` milliseconds (simulated I/O).",
             "required": ["ms"],
-            "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_MS}}
+            "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_MS}},
+            "examples": [{"ms": 250}]
         }))
     }
 

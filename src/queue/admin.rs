@@ -1,6 +1,7 @@
-//! Operator transitions: cancel, dead-letter replay, pause and resume, and the
+//! Operator transitions: cancel, remove, dead-letter replay, pause and resume, and the
 //! dead-letter list.
 
+use super::replies::RemoveCode;
 use super::{Queue, QueueError, Transition, fields};
 use crate::task::{QueueName, TaskId, TaskRecord, now_ms};
 
@@ -11,6 +12,25 @@ pub struct DeadPage {
     pub tasks: Vec<TaskRecord>,
     /// Cursor of the next page, if there may be one.
     pub next_cursor: Option<String>,
+}
+
+/// What [`Queue::remove`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// The task had not started: it was cancelled and removed.
+    Cancelled {
+        /// Its kind.
+        kind: String,
+        /// Its submission time (ms since the epoch), for the end-to-end histogram.
+        created_at_ms: i64,
+    },
+    /// The task had finished (succeeded, failed or cancelled): it was removed, from the
+    /// dead-letter sets too.
+    Finished,
+    /// The task is running: nothing changed.
+    Running,
+    /// No such task (unknown, expired, or removed already).
+    Missing,
 }
 
 impl Queue {
@@ -29,10 +49,37 @@ impl Queue {
         Transition::from_reply(code)
     }
 
+    /// Deletes a task that is not running: one that has not started is cancelled and
+    /// removed, a finished one is removed (from the dead-letter sets too). Its kind is
+    /// read first because the script needs the kind's dead-letter set among its keys.
+    pub async fn remove(&self, id: &TaskId) -> Result<Removal, QueueError> {
+        let queue = id.queue();
+        let Some((kind, created_at_ms)) = self.identity_of(id).await? else {
+            return Ok(Removal::Missing);
+        };
+        let mut call = self.scripts.remove.prepare_invoke();
+        call.key(self.keys.pending(queue))
+            .key(self.keys.scheduled(queue))
+            .key(self.keys.leased(queue))
+            .key(self.keys.task(id))
+            .key(self.keys.dead(queue))
+            .key(self.keys.dead_of_kind(queue, &kind))
+            .arg(id.as_str())
+            .arg(self.keys.finished_channel());
+        let code: i64 =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
+        Ok(match RemoveCode::from_reply(code)? {
+            RemoveCode::Cancelled => Removal::Cancelled { kind, created_at_ms },
+            RemoveCode::Finished => Removal::Finished,
+            RemoveCode::Running => Removal::Running,
+            RemoveCode::Missing => Removal::Missing,
+        })
+    }
+
     /// Re-enqueues a `failed` or `cancelled` task with fresh attempts.
     pub async fn revive(&self, id: &TaskId) -> Result<Transition, QueueError> {
         let queue = id.queue();
-        let Some(kind) = self.kind_of(id).await? else {
+        let Some((kind, _)) = self.identity_of(id).await? else {
             return Ok(Transition::Missing);
         };
         let mut call = self.scripts.revive.prepare_invoke();
@@ -67,14 +114,21 @@ impl Queue {
         self.redis.call(|mut c| async move { call.invoke_async::<()>(&mut c).await }).await
     }
 
-    /// The kind of task `id`; `None` when it is gone.
-    async fn kind_of(&self, id: &TaskId) -> Result<Option<String>, QueueError> {
+    /// The kind and submission time (ms) of task `id`; `None` when it is gone.
+    async fn identity_of(&self, id: &TaskId) -> Result<Option<(String, i64)>, QueueError> {
         let key = self.keys.task(id);
-        self.redis
+        let (kind, created): (Option<String>, Option<i64>) = self
+            .redis
             .read(|mut c| async move {
-                redis::cmd("HGET").arg(key).arg(fields::name::KIND).query_async(&mut c).await
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(fields::name::KIND)
+                    .arg(fields::name::CREATED_MS)
+                    .query_async(&mut c)
+                    .await
             })
-            .await
+            .await?;
+        Ok(kind.map(|kind| (kind, created.unwrap_or_default())))
     }
 
     /// A page of `queue`'s dead-letter list, newest first, optionally only `kind`: two

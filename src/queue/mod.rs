@@ -8,18 +8,18 @@
 //!
 //! | key | type | contents | written by | read by | TTL |
 //! |---|---|---|---|---|---|
-//! | `P:{q}:task:<id>` | hash | kind, payload, prio, state, att (attempts ended), max, timeout, ttl, created, run_at, started, finished, result, error | enqueue, settle, promote, cancel, revive | GET /tasks, workers | none while live; `ttl` (result TTL) once succeeded, `TTP_DEAD_TTL_S` once failed |
+//! | `P:{q}:task:<id>` | hash | kind, payload, prio, state, att (attempts ended), max, timeout, ttl, created, run_at, started, finished, result, error | enqueue, settle, promote, cancel, revive; deleted by remove | GET /tasks, workers | none while live; `ttl` (result TTL) once succeeded, `TTP_DEAD_TTL_S` once failed |
 //! | `P:{q}:pending` | zset | ready task ids, score `(9 - prio)·2^42 + seq` | enqueue, promote, settle (requeue/release) | claim | none (bounded by `TTP_MAX_QUEUE_LENGTH`) |
 //! | `P:{q}:scheduled` | zset | ids waiting for a delay or retry backoff, score = due ms | enqueue, settle (retry) | promote | none (bounded likewise) |
 //! | `P:{q}:leased` | zset | running ids, score = lease deadline ms | claim, renew (fenced by claim token), settle | reaper, GET /tasks | none (≤ running tasks) |
 //! | `P:{q}:started` | hash | running id → `<claim token> <start ms>` | claim, settle | GET /tasks, reaper, settle (fence) | none (≤ running tasks) |
-//! | `P:{q}:dead` | zset | failed ids, score = failure ms | settle (fail) | dead-letter list | trimmed to `TTP_DEAD_MAX` and `TTP_DEAD_TTL_S` on every write |
+//! | `P:{q}:dead` | zset | failed ids, score = failure ms | settle (fail); revive, remove take ids out | dead-letter list | trimmed to `TTP_DEAD_MAX` and `TTP_DEAD_TTL_S` on every write |
+//! | `P:{q}:dead:<kind>` | zset | the same entries, one set per kind (a filtered listing reads only what it returns) | settle (fail); revive, remove take ids out | dead-letter list by kind | trimmed likewise |
 //! | `P:{q}:seq` | string | FIFO sequence and claim-token counter | enqueue, promote, claim | — | none |
 //! | `P:{q}:wake` | list | ≤ 1 token: ready work exists | enqueue, claim, promote, settle | idle workers (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:timer` | list | ≤ 1 token: something was scheduled | enqueue, settle (retry) | promoters (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
 //! | `P:{q}:paused` | string | present while paused | pause/resume | claim | none |
-//! | `P:{q}:dead:<kind>` | zset | the dead letters of one kind (same scores) | settle (fail) | dead-letter list filtered by kind | trimmed like `dead` |
 //! | `P:{q}:claim:<claim id>` | string | `<token> <start ms> [<worker id>] <id>…`: what one claim took | claim | claim (a repeat answers the same) | the lease |
 //!
 //! Keys of the whole deployment share the hash tag `{:global}` (one fixed slot; no queue
@@ -28,7 +28,7 @@
 //! | key | type | contents | written by | read by | TTL |
 //! |---|---|---|---|---|---|
 //! | `P:G:probe` | string | readiness write probe | /readyz | — | 10 s |
-//! | `P:G:finished` | pub/sub channel | ids of tasks that just finished | settle, cancel | long-poll waiters | — |
+//! | `P:G:finished` | pub/sub channel | ids of tasks that just finished or were removed | settle, cancel, remove | long-poll waiters | — |
 //! | `P:G:queues` | set | every queue in use, at most `TTP_MAX_QUEUES` | register (once a minute per process and queue) | lists, stats, metrics, sweeper (forgets idle ones) | none |
 //! | `P:G:kinds` | hash | external kind → `{"queue", "description", "payload_schema"}` | PUT/DELETE /kinds | every process (cached, refreshed when the version moves) | none |
 //! | `P:G:kinds:version` | string | counter moved by every change of `kinds` | PUT/DELETE /kinds | every process, each second | none |
@@ -50,7 +50,7 @@ mod token;
 mod wakeup;
 mod watch;
 
-pub use admin::{DeadPage, parse_cursor};
+pub use admin::{DeadPage, Removal, parse_cursor};
 pub use claim::{ClaimRequest, ClaimedTask, MAX_CLAIM};
 use connection::BlockingConnection;
 pub use enqueue::Enqueued;

@@ -62,6 +62,32 @@ impl Transition {
     }
 }
 
+/// What `remove.lua` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveCode {
+    /// Removed a task that had not started (it counts as cancelled).
+    Cancelled,
+    /// Removed a finished task.
+    Finished,
+    /// The task is running: nothing changed.
+    Running,
+    /// No such task (unknown, expired or removed already).
+    Missing,
+}
+
+impl RemoveCode {
+    /// The code `remove.lua` returned.
+    pub fn from_reply(code: i64) -> Result<Self, QueueError> {
+        Ok(match code {
+            2 => Self::Cancelled,
+            1 => Self::Finished,
+            0 => Self::Running,
+            -1 => Self::Missing,
+            other => return Err(unknown("remove", other)),
+        })
+    }
+}
+
 /// Per item, what `settle.lua` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettleCode {

@@ -30,6 +30,8 @@ pub struct Scripts {
     pub cancel: Script,
     /// A failed or cancelled task re-enqueued.
     pub revive: Script,
+    /// A task that is not running deleted.
+    pub remove: Script,
     /// A paused queue restarted.
     pub resume: Script,
     /// A queue added to the deployment's set, within its limit.
@@ -47,6 +49,7 @@ impl Scripts {
             renew: load(include_str!("lua/renew.lua")),
             cancel: load(include_str!("lua/cancel.lua")),
             revive: load(include_str!("lua/revive.lua")),
+            remove: load(include_str!("lua/remove.lua")),
             resume: load(include_str!("lua/resume.lua")),
             register: load(include_str!("lua/register.lua")),
         }

@@ -1,5 +1,6 @@
 //! JSON has one number type: `5.0` is the integer 5 (as JSON Schema says), so the integer
-//! fields of a task request take an integral float; `5.5` stays an error naming the field.
+//! fields of a task request (and of the lease API's bodies) take an integral float; `5.5`
+//! stays an error naming the field.
 
 use serde::de::{Deserializer, Error, Visitor};
 

@@ -6,7 +6,7 @@
 
 mod error;
 mod id;
-mod integral;
+pub(crate) mod integral;
 mod names;
 mod new_task;
 mod payload;

@@ -22,14 +22,6 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 /// Every field but `kind` is optional; `null` counts as absent.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "kind": "telemetry.aggregate",
-    "payload": {"samples": [12.5, 13.0, 11.75, 48.0]},
-    "queue": "default",
-    "priority": 7,
-    "max_attempts": 5,
-    "idempotency_key": "sensor-42-2026-11-26T16:00"
-}))]
 pub struct TaskRequest {
     /// A registered handler kind, `[a-z0-9._-]{1,64}`; an unknown kind is a 422.
     #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
@@ -50,8 +42,8 @@ pub struct TaskRequest {
     #[schema(minimum = 0, maximum = 31622400000i64)]
     #[serde(default, deserialize_with = "integral::optional")]
     pub delay_ms: Option<i64>,
-    /// Run no earlier than this RFC 3339 time (a past time means now); not together with
-    /// `delay_ms`.
+    /// Run no earlier than this RFC 3339 time, at most 366 days ahead (a past time means
+    /// now); not together with `delay_ms`.
     #[schema(format = DateTime)]
     pub run_at: Option<String>,
     /// Attempts in total, 1..=100; `TTP_MAX_ATTEMPTS` when absent.

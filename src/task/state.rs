@@ -16,6 +16,7 @@ use std::str::FromStr;
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TaskState)]
 pub enum State {
     /// Waiting for its `run_at` time (a delay or a retry backoff).
     Scheduled,

@@ -27,6 +27,7 @@ mod queues;
 mod races;
 mod redis_faults;
 mod redis_security;
+mod removal;
 mod robustness;
 mod scopes;
 mod stalls;

@@ -62,6 +62,7 @@ fn openapi_document_is_3_1_and_documents_every_route_and_problem() {
         "/tasks",
         "/tasks/batch",
         "/tasks/{id}",
+        "/tasks/{id}/cancel",
         "/tasks/{id}/retry",
         "/queues",
         "/queues/{name}/dead",
@@ -161,7 +162,7 @@ async fn retry_of_a_cancelled_task_is_a_202_with_location() {
     let redis = RedisServer::start();
     let app = TestApp::spawn(&redis).await;
     let id = app.submit_ok(&json!({"kind": "noop", "delay_ms": 60_000})).await;
-    let cancelled = app.http.delete(app.url(&format!("/tasks/{id}"))).send().await.unwrap();
+    let cancelled = app.http.post(app.url(&format!("/tasks/{id}/cancel"))).send().await.unwrap();
     assert_eq!(cancelled.status(), 200);
     let retried = app.http.post(app.url(&format!("/tasks/{id}/retry"))).send().await.unwrap();
     assert_eq!(retried.status(), 202);

@@ -1,8 +1,8 @@
 //! Every transition raced against the one that competes for the same task, each in a
-//! bounded loop so that both orders are likely to happen: cancel vs claim, retry vs the
-//! reaper, a late completion vs the reaper (and vs the newer attempt). Whatever the
-//! order, exactly one side wins and the task sits in exactly the structure its state
-//! says. (Concurrent submissions with one idempotency key: `delivery`.)
+//! bounded loop so that both orders are likely to happen: cancel vs claim, delete vs
+//! claim, retry vs the reaper, a late completion vs the reaper (and vs the newer
+//! attempt). Whatever the order, exactly one side wins and the task sits in exactly the
+//! structure its state says. (Concurrent submissions with one idempotency key: `delivery`.)
 
 use std::time::{Duration, Instant};
 
@@ -95,7 +95,7 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
     let (mut cancelled, mut claimed) = (0, 0);
     for round in 0..ROUNDS {
         let id = app.submit_ok(&json!({"kind": "noop"})).await;
-        let request = app.http.delete(app.url(&format!("/tasks/{id}")));
+        let request = app.http.post(app.url(&format!("/tasks/{id}/cancel")));
         let cancel = async {
             jitter().await;
             request.send().await
@@ -127,6 +127,48 @@ async fn cancel_racing_a_claim_has_exactly_one_winner() {
         }
     }
     println!("cancel vs claim: cancel won {cancelled}, claim won {claimed} of {ROUNDS}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_racing_a_claim_has_exactly_one_winner() {
+    let redis = RedisServer::start();
+    let app = TestApp::api_only(&redis).await;
+    let (mut removed, mut claimed) = (0, 0);
+    for round in 0..ROUNDS {
+        let id = app.submit_ok(&json!({"kind": "noop"})).await;
+        let request = app.http.delete(app.url(&format!("/tasks/{id}")));
+        let remove = async {
+            jitter().await;
+            request.send().await
+        };
+        let queue = app.queue.clone();
+        let claim = tokio::spawn(async move {
+            jitter().await;
+            queue
+                .claim(&default_queue(), &ClaimRequest::new(1, Duration::from_secs(30)).unwrap())
+                .await
+                .unwrap()
+        });
+        let (remove, claim) = tokio::join!(remove, claim);
+        let (status, taken) = (remove.unwrap().status().as_u16(), claim.unwrap());
+        match (status, taken.as_slice()) {
+            (204, []) => {
+                removed += 1;
+                let gone = app.http.get(app.url(&format!("/tasks/{id}"))).send().await.unwrap();
+                assert_eq!(gone.status(), 404);
+                assert_eq!(where_is(&redis, &id), Vec::<&str>::new());
+            }
+            (409, [task]) => {
+                claimed += 1;
+                assert_consistent(&app, &redis, &id, "running").await;
+                assert!(settle(&app, task, Action::Succeed(json!(round))).await);
+                assert_consistent(&app, &redis, &id, "succeeded").await;
+            }
+            other => panic!("round {round}: delete {} and claim {:?}", other.0, other.1),
+        }
+    }
+    println!("delete vs claim: delete won {removed}, claim won {claimed} of {ROUNDS}");
     app.shutdown().await;
 }
 
@@ -193,7 +235,7 @@ async fn retry_of_a_task_that_is_not_failed_or_cancelled_is_a_409() {
     assert_consistent(&app, &redis, &scheduled, "scheduled").await;
 
     // A cancelled task may be replayed.
-    let cancel = app.http.delete(app.url(&format!("/tasks/{scheduled}"))).send().await;
+    let cancel = app.http.post(app.url(&format!("/tasks/{scheduled}/cancel"))).send().await;
     assert_eq!(cancel.unwrap().status(), 200);
     assert_eq!(retry(&scheduled).await.unwrap().status(), 202);
     assert_consistent(&app, &redis, &scheduled, "queued").await;

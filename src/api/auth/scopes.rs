@@ -53,4 +53,52 @@ mod tests {
             assert_eq!(scope_of(&method, path), scope, "{method} {path}");
         }
     }
+
+    /// Every route the router serves, with the scope it needs: a new route fails here
+    /// until it is added, so its scope is a decision, not a default.
+    const EVERY_ROUTE: [(&str, &str, Option<Scope>); 22] = [
+        ("post", "/tasks", Some(Scope::Submit)),
+        ("post", "/tasks/batch", Some(Scope::Submit)),
+        ("get", "/tasks/{id}", Some(Scope::Read)),
+        ("delete", "/tasks/{id}", Some(Scope::Admin)),
+        ("post", "/tasks/{id}/cancel", Some(Scope::Admin)),
+        ("post", "/tasks/{id}/retry", Some(Scope::Admin)),
+        ("post", "/tasks/{id}/heartbeat", Some(Scope::Work)),
+        ("post", "/tasks/{id}/complete", Some(Scope::Work)),
+        ("post", "/tasks/{id}/fail", Some(Scope::Work)),
+        ("post", "/tasks/{id}/release", Some(Scope::Work)),
+        ("get", "/kinds", Some(Scope::Read)),
+        ("put", "/kinds/{kind}", Some(Scope::Admin)),
+        ("delete", "/kinds/{kind}", Some(Scope::Admin)),
+        ("get", "/queues", Some(Scope::Read)),
+        ("post", "/queues/{name}/claim", Some(Scope::Work)),
+        ("get", "/queues/{name}/dead", Some(Scope::Read)),
+        ("post", "/queues/{name}/pause", Some(Scope::Admin)),
+        ("post", "/queues/{name}/resume", Some(Scope::Admin)),
+        ("get", "/healthz", None),
+        ("get", "/readyz", None),
+        ("get", "/metrics", None),
+        ("get", "/openapi.json", None),
+    ];
+
+    #[test]
+    fn every_route_of_the_router_has_its_scope() {
+        let (_, api) = crate::api::routes().split_for_parts();
+        let doc = serde_json::to_value(api).unwrap();
+        let mut served = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                served.push((method.clone(), path.clone()));
+            }
+        }
+        served.sort();
+        let mut listed: Vec<(String, String)> =
+            EVERY_ROUTE.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        listed.sort();
+        assert_eq!(served, listed, "the routes served and the routes listed here differ");
+        for (method, path, scope) in EVERY_ROUTE {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            assert_eq!(scope_of(&method, path), scope, "{method} {path}");
+        }
+    }
 }

@@ -12,52 +12,59 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::super::auth::Caller;
+use super::super::openapi::{self, examples};
 use super::super::view::rfc3339;
-use super::super::{ApiError, ApiJson, AppState, TaskView, openapi};
+use super::super::{ApiError, ApiJson, AppState, TaskView};
 use crate::config::MIN_LEASE_MS;
 use crate::metrics::{AttemptEnd, Outcome};
 use crate::queue::{Action, Holder, LeaseToken, Settlement, TaskRead};
-use crate::task::{FieldError, Next, TaskId, now_ms};
+use crate::task::{FieldError, Next, TaskId, integral, now_ms};
 
 /// Body of a heartbeat.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"lease_token": "0f8a5c3e9b7d41e2a6c0d9f1b2e3a4c5", "lease_ms": 60000}))]
+#[schema(examples(examples::heartbeat_body))]
 pub struct HeartbeatBody {
     /// The claim's lease token.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub lease_token: String,
-    /// The new lease from now, 1000..=`TTP_LEASE_MAX_MS` (never past the attempt's
-    /// timeout); the claim's lease when absent.
+    /// The new lease from now, 1000..=`TTP_LEASE_MAX_MS` (600000 by default; never
+    /// past the attempt's timeout); the claim's lease when absent.
     #[schema(minimum = 1000)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub lease_ms: Option<i64>,
 }
 
 /// Answer to a heartbeat.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(examples(examples::heartbeat_answer))]
 pub struct HeartbeatAnswer {
     /// When the lease now ends.
+    #[schema(required, format = DateTime)]
     pub lease_expires_at: Option<String>,
 }
 
 /// Body of `complete`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"lease_token": "0f8a5c3e9b7d41e2a6c0d9f1b2e3a4c5", "result": {"sent": true}}))]
+#[schema(examples(examples::complete_body))]
 pub struct CompleteBody {
     /// The claim's lease token.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub lease_token: String,
     /// The task's result (any JSON; `null` when absent).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub result: Value,
 }
 
 /// Body of `fail`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"lease_token": "0f8a5c3e9b7d41e2a6c0d9f1b2e3a4c5", "error": "SMTP refused", "retryable": true}))]
+#[schema(examples(examples::fail_body))]
 pub struct FailBody {
     /// The claim's lease token.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub lease_token: String,
     /// What went wrong (kept as the task's `error`).
     #[serde(default)]
@@ -70,9 +77,10 @@ pub struct FailBody {
 /// Body of `release`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"lease_token": "0f8a5c3e9b7d41e2a6c0d9f1b2e3a4c5"}))]
+#[schema(examples(examples::release_body))]
 pub struct ReleaseBody {
     /// The claim's lease token.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub lease_token: String,
 }
 
@@ -84,8 +92,11 @@ async fn held(
     id: &str,
     token: &str,
 ) -> Result<(TaskRead, LeaseToken), ApiError> {
-    let missing =
-        || ApiError::NotFound(format!("no task {id:?} (unknown, or expired after its result TTL)"));
+    let missing = || {
+        ApiError::NotFound(format!(
+            "no task {id:?} (unknown, deleted, or expired after its result TTL)"
+        ))
+    };
     let task_id = TaskId::parse(id).ok_or_else(missing)?;
     caller.require_queue(task_id.queue())?;
     let read = state.queue.read_lease(&task_id).await?.ok_or_else(missing)?;
@@ -159,13 +170,19 @@ async fn settle(
     operation_id = "heartbeat",
     tag = "workers",
     params(("id" = String, Path, description = "Task id.")),
-    request_body(content = HeartbeatBody, content_type = "application/json"),
+    request_body(content = HeartbeatBody, content_type = "application/json",
+                 example = json!(examples::heartbeat_body())),
     responses(
-        (status = 200, description = "Renewed.", body = HeartbeatAnswer),
+        (status = 200, description = "Renewed.", body = HeartbeatAnswer,
+         example = json!(examples::heartbeat_answer())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
+        (status = 408, response = openapi::BodyTimeout),
         (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),
     )
@@ -207,14 +224,19 @@ pub async fn heartbeat(
     operation_id = "completeTask",
     tag = "workers",
     params(("id" = String, Path, description = "Task id.")),
-    request_body(content = CompleteBody, content_type = "application/json"),
+    request_body(content = CompleteBody, content_type = "application/json",
+                 example = json!(examples::complete_body())),
     responses(
-        (status = 200, description = "Succeeded: the task's view.", body = TaskView),
+        (status = 200, description = "Succeeded: the task's view.", body = TaskView,
+         example = json!(examples::completed_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
+        (status = 408, response = openapi::BodyTimeout),
         (status = 409, response = openapi::Conflict),
         (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),
     )
@@ -239,13 +261,19 @@ pub async fn complete(
     operation_id = "failTask",
     tag = "workers",
     params(("id" = String, Path, description = "Task id.")),
-    request_body(content = FailBody, content_type = "application/json"),
+    request_body(content = FailBody, content_type = "application/json",
+                 example = json!(examples::fail_body())),
     responses(
-        (status = 200, description = "The task's view: scheduled for a retry, or failed.", body = TaskView),
+        (status = 200, description = "The task's view: scheduled for a retry, or failed.", body = TaskView,
+         example = json!(examples::failed_attempt_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
+        (status = 408, response = openapi::BodyTimeout),
         (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),
     )
@@ -278,13 +306,19 @@ pub async fn fail(
     operation_id = "releaseTask",
     tag = "workers",
     params(("id" = String, Path, description = "Task id.")),
-    request_body(content = ReleaseBody, content_type = "application/json"),
+    request_body(content = ReleaseBody, content_type = "application/json",
+                 example = json!(examples::release_body())),
     responses(
-        (status = 200, description = "Released: the task's view (queued).", body = TaskView),
+        (status = 200, description = "Released: the task's view (queued).", body = TaskView,
+         example = json!(examples::released_view())),
         (status = 400, response = openapi::BadRequest),
         (status = 404, response = openapi::NotFound),
+        (status = 408, response = openapi::BodyTimeout),
         (status = 409, response = openapi::Conflict),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),
     )

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::super::auth::Caller;
+use super::super::openapi::{self, examples};
 use super::super::view::rfc3339;
-use super::super::{ApiError, ApiJson, AppState, openapi};
+use super::super::{ApiError, ApiJson, AppState};
 use crate::config::{MAX_WAIT_MS, MIN_LEASE_MS};
 use crate::queue::{ClaimRequest, ClaimedTask, LeaseToken};
-use crate::task::{FieldError, QueueName};
+use crate::task::{FieldError, QueueName, integral};
 
 /// Most tasks one claim may take.
 pub const MAX_CLAIM: usize = 100;
@@ -20,17 +21,20 @@ pub const MAX_CLAIM: usize = 100;
 /// Body of `POST /queues/{name}/claim`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"max": 10, "wait_ms": 20000, "lease_ms": 60000, "claim_id": "8c1f…-retry-safe", "worker_id": "resizer-7"}))]
+#[schema(examples(examples::claim_body))]
 pub struct ClaimBody {
     /// Most tasks to take, 1..=100; 1 when absent.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub max: Option<i64>,
     /// Long-poll: wait up to this many ms for a task, 0..=30000; 0 answers at once.
     #[schema(minimum = 0, maximum = 30000)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub wait_ms: Option<i64>,
-    /// The lease, 1000..=`TTP_LEASE_MAX_MS`; `TTP_LEASE_MS` when absent. Heartbeat
-    /// before it ends.
+    /// The lease, 1000..=`TTP_LEASE_MAX_MS` (600000 by default); `TTP_LEASE_MS` when
+    /// absent. Heartbeat before it ends.
     #[schema(minimum = 1000)]
+    #[serde(default, deserialize_with = "integral::optional")]
     pub lease_ms: Option<i64>,
     /// Makes the claim safe to send again: a repeat with the same id (while the lease
     /// lasts) answers the same tasks instead of taking more. Use a fresh random id per
@@ -50,8 +54,8 @@ pub struct LeasedTask {
     pub id: String,
     /// Its kind.
     pub kind: String,
-    /// Its payload.
-    #[schema(value_type = Object)]
+    /// Its payload (any JSON, as submitted).
+    #[schema(value_type = serde_json::Value)]
     pub payload: Value,
     /// This attempt's number (from 1); above 1 the task ran before, so be idempotent.
     pub attempt: u32,
@@ -60,13 +64,16 @@ pub struct LeasedTask {
     /// Per-attempt timeout: past it the attempt fails (retryably) whatever you send.
     pub timeout_ms: u64,
     /// Send it with every call about this task (heartbeat, complete, fail, release).
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     pub lease_token: String,
     /// When the lease ends unless renewed by a heartbeat.
+    #[schema(required, format = DateTime)]
     pub lease_expires_at: Option<String>,
 }
 
 /// `POST /queues/{name}/claim` answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(examples(examples::claim_answer))]
 pub struct ClaimAnswer {
     /// The tasks taken (none when nothing was ready within `wait_ms`, or the queue is paused).
     pub tasks: Vec<LeasedTask>,
@@ -83,11 +90,27 @@ pub struct ClaimAnswer {
     operation_id = "claimTasks",
     tag = "workers",
     params(("name" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "Queue name.")),
-    request_body(content = ClaimBody, content_type = "application/json"),
+    request_body(content = ClaimBody, content_type = "application/json",
+                 example = json!(examples::claim_body())),
     responses(
-        (status = 200, description = "The tasks taken (possibly none).", body = ClaimAnswer),
+        (status = 200, description = "The tasks taken (possibly none).", body = ClaimAnswer,
+         links(
+             ("Heartbeat" = (operation_id = "heartbeat", parameters(("id" = "$response.body#/tasks/0/id")),
+                             request_body = json!({"lease_token": "$response.body#/tasks/0/lease_token"}))),
+             ("CompleteTask" = (operation_id = "completeTask", parameters(("id" = "$response.body#/tasks/0/id")),
+                                request_body = json!({"lease_token": "$response.body#/tasks/0/lease_token"}))),
+             ("FailTask" = (operation_id = "failTask", parameters(("id" = "$response.body#/tasks/0/id")),
+                            request_body = json!({"lease_token": "$response.body#/tasks/0/lease_token"}))),
+             ("ReleaseTask" = (operation_id = "releaseTask", parameters(("id" = "$response.body#/tasks/0/id")),
+                               request_body = json!({"lease_token": "$response.body#/tasks/0/lease_token"}))),
+         ),
+         example = json!(examples::claim_answer())),
         (status = 400, response = openapi::BadRequest),
+        (status = 408, response = openapi::BodyTimeout),
+        (status = 413, response = openapi::TooLarge),
+        (status = 415, response = openapi::NotJson),
         (status = 422, response = openapi::Invalid),
+        (status = 500, response = openapi::Internal),
         (status = 503, response = openapi::Unavailable),
         (status = 504, response = openapi::OutcomeUnknown),
     )
