@@ -17,7 +17,7 @@ const MAX_DESCRIPTION: usize = 1000;
 /// The body of `PUT /kinds/{kind}`, and how a declaration is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(examples(crate::api::openapi::examples::kind_spec))]
+#[schema(examples(KindSpec::example))]
 pub struct KindSpec {
     /// The queue its tasks go to (a submission naming another queue is a 422); only
     /// external workers claim it.
@@ -31,6 +31,18 @@ pub struct KindSpec {
     #[serde(default = "any_payload")]
     #[schema(schema_with = json_schema)]
     pub payload_schema: Value,
+}
+
+impl KindSpec {
+    /// The declaration the documents show: `email.send` in queue `emails`, needing a `to`.
+    pub fn example() -> Value {
+        serde_json::json!({
+            "queue": "emails",
+            "description": "Sends one email.",
+            "payload_schema": {"type": "object", "required": ["to"],
+                               "properties": {"to": {"type": "string"}, "subject": {"type": "string"}}}
+        })
+    }
 }
 
 fn any_payload() -> Value {

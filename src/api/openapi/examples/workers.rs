@@ -11,14 +11,9 @@ const EMAIL_TASK_ID: &str = "01JDX3S4C8D2F6G0H5J7K9M1N3.emails";
 /// The lease token of its claim.
 const LEASE_TOKEN: &str = "0f8a5c3e9b7d41e2a6c0d9f1b2e3a4c5";
 
-/// A `PUT /kinds/{kind}` body.
+/// A `PUT /kinds/{kind}` body (the kind owns its example).
 pub fn kind_spec() -> Value {
-    json!({
-        "queue": "emails",
-        "description": "Sends one email.",
-        "payload_schema": {"type": "object", "required": ["to"],
-                           "properties": {"to": {"type": "string"}, "subject": {"type": "string"}}}
-    })
+    crate::kinds::KindSpec::example()
 }
 
 /// The kind it declares, as `GET /kinds` shows it.
