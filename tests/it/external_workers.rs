@@ -64,12 +64,15 @@ async fn a_python_worker_sigkilled_mid_task_loses_it_to_another_that_runs_it_onc
 async fn ten_python_workers_one_sigkilled_finish_two_thousand_tasks_each_result_once() {
     let redis = RedisServer::start();
     let app = api(&redis).await;
-    let args = ["--batch", "50", "--lease-ms", "2000", "--wait-ms", "1000"];
+    // Leases and attempts generous enough that a worker starved of CPU on a loaded
+    // machine does not exhaust a task's attempts: the point is the SIGKILL.
+    let args = ["--batch", "50", "--lease-ms", "5000", "--wait-ms", "1000"];
     let mut workers = vec![declaring_worker(&app, &args).await];
     for _ in 1..10 {
         workers.push(PyWorker::start(&app.url(""), &[&["--queue", "py"][..], &args[..]].concat()));
     }
-    let ids = submit_batches(&app, 2000, &json!({"kind": "py.sleep", "payload": {"ms": 2}})).await;
+    let task = json!({"kind": "py.sleep", "payload": {"ms": 2}, "max_attempts": 10});
+    let ids = submit_batches(&app, 2000, &task).await;
     let mut conn = connect(&redis).await;
     wait_some_terminal(&mut conn, &ids, ids.len() / 4).await;
     workers[3].kill();
