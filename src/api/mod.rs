@@ -17,6 +17,7 @@ mod queues;
 mod submission;
 mod task_actions;
 mod tasks;
+pub mod ui;
 mod unique_keys;
 mod view;
 pub mod waiters;
@@ -82,6 +83,8 @@ pub struct AppContext {
     pub shutdown: CancellationToken,
     /// Long-poll waiters of this process.
     pub waiters: waiters::Waiters,
+    /// The dashboard's shared snapshots (`GET /ui/events`).
+    pub dashboard: crate::dashboard::Dashboard,
 }
 
 impl AppContext {
@@ -113,15 +116,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::serve))
+        // The dashboard's stream (its page and files are in `ui::pages`, undocumented).
+        .routes(routes!(ui::events::events))
 }
 
 /// The router with every route and layer, outermost first: request id (set, then
 /// echoed on the response), the request span, CORS when configured, compression, HTTP
 /// metrics, the request deadline, API keys when configured, the body limit.
 pub fn router(state: AppState, config: &HttpSettings) -> Router {
-    let document = openapi::to_json(&openapi::document(state.catalog.embedded()));
+    let document = openapi::document(state.catalog.embedded());
+    let schedules = document.pointer("/paths/~1schedules").is_some();
+    let document = openapi::to_json(&document);
     let metrics = Arc::new(state.metrics.clone());
     let (routes, _) = routes().split_for_parts();
+    let routes = routes.merge(ui::pages(state.guard.clone(), schedules));
     let timeout = config.request_timeout;
     let budget = (state.body_budget.clone(), config.max_body_bytes as u64);
     let state_guard = state.guard.clone();

@@ -7,6 +7,8 @@ mod auth;
 mod chaos;
 mod chaos_stalls;
 mod connections;
+mod dashboard;
+mod dashboard_load;
 mod dead_letters;
 mod delivery;
 mod errors;
