@@ -179,7 +179,9 @@ impl App {
                 metrics: metrics.clone(),
                 concurrency: if roles.workers { settings.worker.concurrency } else { 0 },
             };
-            let dashboard = Dashboard::new(source, background.clone(), shutdown.clone());
+            let max_streams = settings.http.ui_max_streams;
+            let dashboard =
+                Dashboard::new(source, max_streams, background.clone(), shutdown.clone());
             let state = Arc::new(AppContext {
                 submissions: Coalescer::start(queue.clone(), &background),
                 body_budget: BodyBudget::new(settings.http.max_inflight_body_bytes),

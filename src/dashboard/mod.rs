@@ -21,7 +21,7 @@ pub use snapshot::{ProcessRow, QueueRow, Snapshot, SnapshotView, Viewer};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -41,16 +41,38 @@ struct Inner {
     /// to start or stop, so a viewer arriving as the last one leaves is never stranded.
     running: Mutex<bool>,
     source: Source,
+    /// One permit per open stream (`TTP_UI_MAX_STREAMS`).
+    streams: Arc<Semaphore>,
+    max_streams: usize,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
 
 impl Dashboard {
-    /// A dashboard reading `source`; its sampler runs on `tasks` and stops at `shutdown`.
-    pub fn new(source: Source, tasks: TaskTracker, shutdown: CancellationToken) -> Self {
+    /// A dashboard reading `source` for at most `max_streams` viewers at once; its
+    /// sampler runs on `tasks` and stops at `shutdown`.
+    pub fn new(
+        source: Source,
+        max_streams: usize,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
         let (snapshots, _) = watch::channel(Arc::new(Snapshot::default()));
         let running = Mutex::new(false);
-        Self { inner: Arc::new(Inner { snapshots, running, source, tasks, shutdown }) }
+        let streams = Arc::new(Semaphore::new(max_streams));
+        let inner = Inner { snapshots, running, source, streams, max_streams, tasks, shutdown };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// A place for one more stream, held until dropped; `None` when all
+    /// [`Self::max_streams`] are taken.
+    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        self.inner.streams.clone().try_acquire_owned().ok()
+    }
+
+    /// The most streams open at once (`TTP_UI_MAX_STREAMS`).
+    pub fn max_streams(&self) -> usize {
+        self.inner.max_streams
     }
 
     /// A new viewer: the latest snapshot and every later one, starting the sampler if

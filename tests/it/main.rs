@@ -8,6 +8,7 @@ mod chaos;
 mod chaos_stalls;
 mod connections;
 mod dashboard;
+mod dashboard_limits;
 mod dashboard_load;
 mod dead_letters;
 mod delivery;

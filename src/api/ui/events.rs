@@ -17,13 +17,13 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::assets::secure;
 use crate::access::{KeyRing, Principal};
-use crate::api::AppState;
 use crate::api::auth::{Caller, Guard};
+use crate::api::{ApiError, AppState, openapi};
 use crate::dashboard::{INTERVAL, Snapshot, SnapshotView};
 
 /// Dashboard stream
@@ -43,11 +43,16 @@ use crate::dashboard::{INTERVAL, Snapshot, SnapshotView};
     responses(
         (status = 200, description = "An endless stream of `event: snapshot` messages, one per second; each `data` line is a SnapshotView.",
          content_type = "text/event-stream", body = SnapshotView),
+        (status = 503, response = openapi::Unavailable),
     )
 )]
 pub async fn events(State(state): State<AppState>, caller: Caller) -> Response {
+    let Some(permit) = state.dashboard.admit() else {
+        return ApiError::TooManyStreams(state.dashboard.max_streams()).into_response();
+    };
     let snapshots = state.dashboard.subscribe();
     let watch = Watch {
+        _permit: permit,
         snapshots,
         principal: caller.principal,
         guard: state.guard.clone(),
@@ -67,6 +72,9 @@ pub async fn events(State(state): State<AppState>, caller: Caller) -> Response {
 
 /// One viewer's place in the stream.
 struct Watch {
+    /// Its place among `TTP_UI_MAX_STREAMS`, given back when the stream ends or the
+    /// client goes away (hyper drops the body).
+    _permit: OwnedSemaphorePermit,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     principal: Arc<Principal>,
     guard: Arc<Guard>,
