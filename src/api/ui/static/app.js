@@ -112,6 +112,8 @@ async function start() {
     // An older server without /ui/config: try the stream; a 401 asks for a key.
   }
   fill($('version'), el('span', {}, page.config.version ? `ttp ${page.config.version}` : 'ttp'));
+  // The tab of an API this server does not have is left out.
+  document.querySelector('#tabs a[data-tab="schedules"]').hidden = !page.config.schedules;
   if (page.config.keys_required && !api.key()) login('');
   else begin();
 }
