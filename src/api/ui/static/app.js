@@ -40,7 +40,8 @@ const stream = new Stream({
   status(kind, detail) {
     const live = $('live');
     live.className = `live live-${kind}`;
-    live.textContent = { live: 'live', waiting: detail, auth: 'key needed', forbidden: 'no access' }[kind] || kind;
+    live.textContent = { live: 'live', waiting: detail, busy: 'busy, retrying', auth: 'key needed', forbidden: 'no access' }[kind] || kind;
+    live.title = kind === 'busy' ? detail : live.title;
     if (kind === 'auth') login(page.viewer.key_id || api.key() ? 'The key was refused; enter a valid one.' : '');
     if (kind === 'forbidden') banner(`This key cannot watch the dashboard: ${detail}`);
   },
@@ -103,6 +104,19 @@ $('forget').addEventListener('click', () => {
 });
 api.onUnauthorized(() => login('The key was refused; enter a valid one.'));
 window.addEventListener('hashchange', route);
+// A tab in the background gives its stream back after a minute (streams per process are
+// limited, and nobody watching means no snapshots at all); it resumes when shown again.
+let hiddenTimer = null;
+document.addEventListener('visibilitychange', () => {
+  clearTimeout(hiddenTimer);
+  if (document.hidden) {
+    hiddenTimer = setTimeout(() => {
+      stream.stop();
+      stream.handlers.status('waiting', 'paused while hidden');
+    }, 60_000);
+  }
+  else if (!stream.running && !$('app').hidden) stream.start();
+});
 setInterval(tick, 1000);
 
 async function start() {
