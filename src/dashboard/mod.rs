@@ -87,11 +87,6 @@ impl Dashboard {
         }
         receiver
     }
-
-    /// Whether a sampler runs now (tests).
-    pub fn is_sampling(&self) -> bool {
-        *self.inner.running.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 /// The sampler: a snapshot each [`INTERVAL`] while anyone watches.

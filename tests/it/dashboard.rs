@@ -229,3 +229,22 @@ async fn shutdown_ends_an_open_stream_with_a_bye_at_once() {
     // The grace period is 5 s: a stream holding its connection open would take that long.
     assert!(started.elapsed() < 2 * SECOND, "shutdown took {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_snapshots_say_so_and_keep_the_last_counts() {
+    let mut redis = RedisServer::start();
+    let app = TestApp::api_only(&redis).await;
+    app.submit_ok(&json!({"kind": "noop", "queue": "reports"})).await;
+    let mut stream = EventStream::open(&app.http, &app.url("/ui/events"), None).await;
+    stream.until(3 * SECOND, |s| queue_row(s, "reports").is_some_and(|q| q["queued"] == 1)).await;
+    redis.kill();
+    let down = stream.until(10 * SECOND, |s| s["redis_error"].is_string()).await;
+    let row = queue_row(&down, "reports").expect("the last rows read stay");
+    assert_eq!((row["queued"].clone(), row["in_per_s"].clone()), (json!(1), Value::Null), "{row}");
+    redis.restart();
+    let up = stream.until(15 * SECOND, |s| s["redis_error"].is_null()).await;
+    // The restarted Redis is empty (no persistence): the queue is gone, and so are its
+    // counters, which never yields a negative rate.
+    assert!(queue_row(&up, "reports").is_none(), "{up}");
+    app.shutdown().await;
+}
