@@ -8,6 +8,7 @@ starts ttp itself, so it can restart it. It checks, in order:
 2. a queue's row appears when tasks are submitted, with thousands separators;
 3. counts change live while tasks run (queued and running move, out/s shows work);
 4. pause and resume from the queue's row (the API agrees);
+4b. a read-only key limited to one queue sees only that queue, its Pause disabled;
 5. a task looked up by id shows its state and payload;
 6. a dead letter is listed and retried from the page (the API sees it queued again);
 7. no console errors, the key in no URL, and at phone width the page does not overflow;
@@ -15,6 +16,7 @@ starts ttp itself, so it can restart it. It checks, in order:
 and the key never appears in ttp's log. Every wait is bounded.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +37,9 @@ PORT = os.environ["UI_PORT"]
 KEY = os.environ["UI_KEY"]
 SHOTS = os.environ.get("UI_SHOTS", "target/ui")
 BASE = f"http://127.0.0.1:{PORT}"
+# A second key, from a keys file: `read` on the queue `reports` only. It begins with KEY,
+# so the checks that KEY is in no URL and no log line cover it too.
+READER = KEY + "-reader"
 WAIT_S = 20
 # The flags that keep Chromium from calling home or downloading anything.
 CHROMIUM_FLAGS = [
@@ -75,8 +80,13 @@ def queue(name):
 class Ttp:
     """`ttp serve` on PORT, its log in a file."""
 
-    def __init__(self, log_path):
-        self.log_path = log_path
+    def __init__(self, work):
+        self.log_path = os.path.join(work, "ttp.log")
+        self.keys_path = os.path.join(work, "keys.toml")
+        digest = hashlib.sha256(READER.encode()).hexdigest()
+        with open(self.keys_path, "w") as keys:
+            keys.write(f'[[key]]\nid = "viewer"\nsecret_sha256 = "{digest}"\n'
+                       'scopes = ["read"]\nqueues = ["reports"]\n')
         self.process = None
 
     def start(self):
@@ -85,6 +95,7 @@ class Ttp:
             "TTP_LISTEN": f"127.0.0.1:{PORT}",
             "TTP_REDIS_URL": REDIS_URL,
             "TTP_API_KEYS": KEY,
+            "TTP_API_KEYS_FILE": self.keys_path,
             "TTP_LOG": env.get("TTP_LOG", "info"),
             "TTP_SHUTDOWN_GRACE_MS": "1000",
         })
@@ -141,13 +152,17 @@ def console_errors(driver, allowed=()):
     return [e for e in entries if not any(a in e["message"] for a in allowed)]
 
 
+def enter_key(driver, secret):
+    until(driver, "the key form", lambda d: d.find_element(By.ID, "login").is_displayed())
+    assert not driver.find_element(By.ID, "app").is_displayed()
+    driver.find_element(By.ID, "login-key").send_keys(secret)
+    driver.find_element(By.ID, "login-submit").click()
+
+
 def log_in(driver):
     step("the page asks for the key and goes live")
     driver.get(BASE + "/ui")
-    until(driver, "the key form", lambda d: d.find_element(By.ID, "login").is_displayed())
-    assert not driver.find_element(By.ID, "app").is_displayed()
-    driver.find_element(By.ID, "login-key").send_keys(KEY)
-    driver.find_element(By.ID, "login-submit").click()
+    enter_key(driver, KEY)
     until(driver, "the live stream", lambda d: d.find_element(By.ID, "live").text == "live")
     assert driver.get_cookies() == [], driver.get_cookies()
     stored = driver.execute_script("return sessionStorage.getItem('ttp.key')")
@@ -200,6 +215,19 @@ def pause_and_resume(driver):
     driver.find_element(By.CSS_SELECTOR, 'tr[data-queue="reports"] td.actions button').click()
     until(driver, "reports active", lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-queue="reports"] .state').text == "active")
     assert queue("reports")["paused"] is False
+
+
+def a_reader_sees_only_its_queue(driver):
+    step("a read-only key sees only its queue, and no admin button works for it")
+    driver.find_element(By.ID, "forget").click()
+    enter_key(driver, READER)
+    until(driver, "the reader's key", lambda d: d.find_element(By.ID, "viewer").text == "key viewer · read")
+    rows = "#queues tbody tr"
+    until(driver, "only reports", lambda d: [r.get_attribute("data-queue") for r in d.find_elements(By.CSS_SELECTOR, rows)] == ["reports"])
+    button = driver.find_element(By.CSS_SELECTOR, 'tr[data-queue="reports"] td.actions button')
+    assert not button.is_enabled() and "admin" in button.get_attribute("title"), button.get_attribute("title")
+    driver.find_element(By.ID, "forget").click()
+    log_in(driver)
 
 
 def look_up_task(driver, task_id):
@@ -267,7 +295,7 @@ def reconnects_after_restart(driver, ttp):
 def main():
     os.makedirs(SHOTS, exist_ok=True)
     work = tempfile.mkdtemp(prefix="ttp-ui-")
-    ttp = Ttp(os.path.join(work, "ttp.log"))
+    ttp = Ttp(work)
     driver = None
     started = time.monotonic()
     try:
@@ -277,6 +305,7 @@ def main():
         queue_row_appears(driver)
         ids = counts_change_live(driver)
         pause_and_resume(driver)
+        a_reader_sees_only_its_queue(driver)
         look_up_task(driver, ids[0])
         retry_dead_letter(driver)
         clean_and_narrow(driver)
@@ -295,7 +324,7 @@ def main():
         with open(ttp.log_path, "rb") as log:
             text = log.read()
         shutil.rmtree(work, ignore_errors=True)
-    assert KEY.encode() not in text, "the API key appears in ttp's log"
+    assert KEY.encode() not in text, "an API key appears in ttp's log"
     step(f"all checks passed in {time.monotonic() - started:.1f} s")
 
 
