@@ -18,6 +18,7 @@ use crate::api::lease::waiters::ClaimWaiters;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
 use crate::config::{Config, Settings};
+use crate::dashboard::{self, Dashboard};
 use crate::kinds::{Catalog, HandlerRegistry};
 use crate::metrics::Metrics;
 use crate::queue::Queue;
@@ -176,6 +177,16 @@ impl App {
             roles.workers,
         );
         let server = listener.map(|listener| {
+            let source = dashboard::Source {
+                queue: queue.clone(),
+                catalog: catalog.clone(),
+                served: settings.worker.queue_names(),
+                metrics: metrics.clone(),
+                concurrency: if roles.workers { settings.worker.concurrency } else { 0 },
+            };
+            let max_streams = settings.http.ui_max_streams;
+            let dashboard =
+                Dashboard::new(source, max_streams, background.clone(), shutdown.clone());
             let state = Arc::new(AppContext {
                 submissions: Coalescer::start(queue.clone(), &background),
                 body_budget: BodyBudget::new(settings.http.max_inflight_body_bytes),
@@ -193,6 +204,7 @@ impl App {
                 served_queues: settings.worker.queue_names(),
                 shutdown: shutdown.clone(),
                 waiters: Waiters::default(),
+                dashboard,
             });
             background.spawn(waiters::watch(
                 queue.clone(),

@@ -218,6 +218,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_max_connections: Option<usize>,
+    /// Most dashboard streams (GET /ui/events) open at once; more get a 503 [env: TTP_UI_MAX_STREAMS] [default: 100].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ui_max_streams: Option<usize>,
     /// CORS origins, comma-separated, * for any; empty = off [env: TTP_CORS_ORIGINS] [default: ""].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

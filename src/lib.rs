@@ -23,6 +23,8 @@
 //!   shutdown that closes idle and half-open connections at once.
 //! - [`api`]: HTTP routes, problem+json errors, the submission pipeline and coalescer,
 //!   long-poll waiters, the OpenAPI document.
+//! - [`dashboard`]: the dashboard's live data: one snapshot per second per process,
+//!   shared by every viewer (the page and its stream are in `api::ui`).
 //! - [`access`]: API keys with scopes and queues, rate limits.
 //! - [`worker`]: fetcher, executor, completer, lease heartbeat, reaper, promoter.
 //! - [`queue`]: the only module that talks to Redis: key layout, task-hash schema, Lua
@@ -52,6 +54,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod kinds;
 pub mod metrics;
 pub mod queue;

@@ -59,6 +59,11 @@ pub enum ApiError {
     /// 503, nothing stored: the in-flight body budget is spent.
     #[error("too many large request bodies in flight (TTP_MAX_INFLIGHT_BODY_BYTES); retry later")]
     Busy,
+    /// 503: this process already serves `TTP_UI_MAX_STREAMS` dashboard streams.
+    #[error(
+        "this process already serves its most dashboard streams (TTP_UI_MAX_STREAMS = {0}); close another dashboard tab or retry later"
+    )]
+    TooManyStreams(usize),
     /// 503: the whole request took longer than `TTP_REQUEST_TIMEOUT_MS`.
     #[error("the request took longer than {0} ms (TTP_REQUEST_TIMEOUT_MS); retry later")]
     RequestDeadline(u128),
@@ -131,6 +136,7 @@ impl ApiError {
             Self::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting-down"),
             Self::StoreFull => (StatusCode::SERVICE_UNAVAILABLE, "store-out-of-memory"),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            Self::TooManyStreams(_) => (StatusCode::SERVICE_UNAVAILABLE, "too-many-streams"),
             Self::RequestDeadline(_) => (StatusCode::SERVICE_UNAVAILABLE, "request-deadline"),
             Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store-unavailable"),
             Self::OutcomeUnknown { .. } => (StatusCode::GATEWAY_TIMEOUT, "outcome-unknown"),
@@ -245,6 +251,8 @@ impl IntoResponse for ApiError {
         let task = self.task().cloned();
         let retry_after_s = match &self {
             Self::RateLimited(wait) => wait.as_millis().div_ceil(1000).max(1) as u64,
+            // A stream slot frees when a viewer leaves, which is seldom within a second.
+            Self::TooManyStreams(_) => 5,
             _ => 1,
         };
         let mut response = (status, problem.to_string()).into_response();

@@ -17,6 +17,7 @@ mod queues;
 mod submission;
 mod task_actions;
 mod tasks;
+pub mod ui;
 mod unique_keys;
 mod view;
 pub mod waiters;
@@ -82,6 +83,8 @@ pub struct AppContext {
     pub shutdown: CancellationToken,
     /// Long-poll waiters of this process.
     pub waiters: waiters::Waiters,
+    /// The dashboard's shared snapshots (`GET /ui/events`).
+    pub dashboard: crate::dashboard::Dashboard,
 }
 
 impl AppContext {
@@ -114,6 +117,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::serve))
+        // The dashboard's stream (its page and files are in `ui::pages`, undocumented).
+        .routes(routes!(ui::events::events))
 }
 
 /// The router with every route and layer, outermost first: request id (set, then
@@ -123,7 +128,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// when the registry's kinds cannot be documented).
 pub fn router(state: AppState, config: &HttpSettings, document: axum::body::Bytes) -> Router {
     let metrics = Arc::new(state.metrics.clone());
-    let (routes, _) = routes().split_for_parts();
+    let (routes, api) = routes().split_for_parts();
+    // The page shows its Schedules tab only when this build serves the schedules API.
+    let schedules = api.paths.paths.contains_key("/schedules");
+    let routes = routes.merge(ui::pages(state.guard.clone(), schedules));
     let timeout = config.request_timeout;
     let budget = (state.body_budget.clone(), config.max_body_bytes as u64);
     let state_guard = state.guard.clone();

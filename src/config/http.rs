@@ -32,6 +32,8 @@ pub struct HttpSettings {
     pub idle_timeout: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Most dashboard streams open at once.
+    pub ui_max_streams: usize,
     /// Memory all requests may hold for their bodies at once.
     pub max_inflight_body_bytes: u64,
     /// The scoped keys file, if any.
@@ -114,6 +116,8 @@ impl Config {
                 1,
                 1_000_000,
             )? as usize,
+            ui_max_streams: in_range("TTP_UI_MAX_STREAMS", self.ui_max_streams as u64, 1, 100_000)?
+                as usize,
             max_inflight_body_bytes: in_range(
                 "TTP_MAX_INFLIGHT_BODY_BYTES",
                 self.max_inflight_body_bytes,

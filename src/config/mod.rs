@@ -124,6 +124,9 @@ pub struct Config {
     pub http_idle_timeout_ms: u64,
     /// Most HTTP connections open at once; more wait in the listen backlog. (`TTP_HTTP_MAX_CONNECTIONS`).
     pub http_max_connections: usize,
+    /// Most dashboard streams (`GET /ui/events`) open at once in this process; more get a
+    /// 503. (`TTP_UI_MAX_STREAMS`).
+    pub ui_max_streams: usize,
     /// Origins allowed by CORS, comma-separated, `*` for any; empty turns CORS off
     /// (`TTP_CORS_ORIGINS`).
     pub cors_origins: String,
@@ -193,6 +196,7 @@ impl Default for Config {
             http_body_timeout_ms: 30_000,
             http_idle_timeout_ms: 60_000,
             http_max_connections: 10_000,
+            ui_max_streams: 100,
             cors_origins: String::new(),
             api_keys: String::new(),
             api_keys_file: String::new(),

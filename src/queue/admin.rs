@@ -41,6 +41,7 @@ impl Queue {
         call.key(self.keys.pending(queue))
             .key(self.keys.scheduled(queue))
             .key(self.keys.task(id))
+            .key(self.keys.flow(queue))
             .arg(id.as_str())
             .arg(now_ms())
             .arg(self.keys.finished_channel());
@@ -90,6 +91,7 @@ impl Queue {
             .key(self.keys.task(id))
             .key(self.keys.dead_of_kind(queue, &kind))
             .key(self.keys.scheduled(queue))
+            .key(self.keys.flow(queue))
             .arg(id.as_str())
             .arg(self.limits.max_queue_length);
         let code: i64 =

@@ -44,6 +44,7 @@ impl Queue {
             .key(self.keys.seq(queue))
             .key(self.keys.wake(queue))
             .key(self.keys.timer(queue))
+            .key(self.keys.flow(queue))
             .arg(now_ms())
             .arg(self.limits.max_queue_length)
             .arg(tasks.len());

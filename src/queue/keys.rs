@@ -63,6 +63,13 @@ impl Keys {
         self.queue_key(queue, "seq")
     }
 
+    /// Counters of the queue's flow: `in` (tasks stored: submitted or replayed) and `out`
+    /// (tasks finished: succeeded, failed for good, cancelled). The dashboard's rates are
+    /// their deltas, so they cover every process of the deployment.
+    pub fn flow(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "flow")
+    }
+
     /// Wake-up list idle workers block on.
     pub fn wake(&self, queue: &QueueName) -> String {
         self.queue_key(queue, "wake")

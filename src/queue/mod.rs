@@ -15,7 +15,8 @@
 //! | `P:{q}:started` | hash | running id → `<claim token> <start ms>` | claim, settle | GET /tasks, reaper, settle (fence) | none (≤ running tasks) |
 //! | `P:{q}:dead` | zset | failed ids, score = failure ms | settle (fail); revive, remove take ids out | dead-letter list | trimmed to `TTP_DEAD_MAX` and `TTP_DEAD_TTL_S` on every write |
 //! | `P:{q}:dead:<kind>` | zset | the same entries, one set per kind (a filtered listing reads only what it returns) | settle (fail); revive, remove take ids out | dead-letter list by kind | trimmed likewise |
-//! | `P:{q}:seq` | string | FIFO sequence and claim-token counter | enqueue, promote, claim | — | none |
+//! | `P:{q}:seq` | string | FIFO sequence and claim-token counter | enqueue, promote, claim, revive | sweeper (idle check) | none |
+//! | `P:{q}:flow` | hash | `in` (tasks stored: submitted, replayed), `out` (tasks finished: succeeded, failed, cancelled); one HINCRBY per script call | enqueue, revive (`in`), settle, cancel (`out`) | dashboard (rates = deltas) | none |
 //! | `P:{q}:wake` | list | ≤ 1 token: ready work exists | enqueue, claim, promote, settle | idle workers (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:timer` | list | ≤ 1 token: something was scheduled | enqueue, settle (retry) | promoters (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
@@ -57,7 +58,7 @@ pub use enqueue::Enqueued;
 pub use fields::{ClaimEntry, LeaseFields};
 pub use keys::Keys;
 pub use maintenance::{ExpiredLease, ExpiredLeases, Promoted};
-pub use read::{QueueStats, TaskRead};
+pub use read::{Flow, QueueStats, TaskRead};
 pub use replies::Transition;
 pub use settle::{Action, Holder, Settlement};
 pub use token::LeaseToken;

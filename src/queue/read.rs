@@ -4,6 +4,17 @@ use super::fields::{ClaimEntry, RecordFields};
 use super::{Queue, QueueError};
 use crate::task::{QueueName, State, TaskId, TaskRecord};
 
+/// The flow counters of one queue (the whole deployment's, since the queue first got a
+/// task): tasks stored and tasks finished. Rates are their deltas over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flow {
+    /// Tasks stored: submitted (replays of an idempotency key aside) or replayed from
+    /// the dead-letter list.
+    pub tasks_in: u64,
+    /// Tasks finished: succeeded, failed for good, or cancelled.
+    pub tasks_out: u64,
+}
+
 /// Counts of one queue's structures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QueueStats {
@@ -79,6 +90,26 @@ impl Queue {
         Ok(flat.chunks(5).map(stats_of).collect())
     }
 
+    /// Counts and flow counters of every queue in `queues`, in order, in one pipelined
+    /// round trip (the dashboard's snapshot).
+    pub async fn overview(
+        &self,
+        queues: &[QueueName],
+    ) -> Result<Vec<(QueueStats, Flow)>, QueueError> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for queue in queues {
+            self.add_stats(&mut pipe, queue);
+            pipe.cmd("HMGET").arg(self.keys.flow(queue)).arg("in").arg("out");
+        }
+        let pipe = &pipe;
+        let flat: Vec<redis::Value> =
+            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        flat.chunks(6).map(overview_of).collect()
+    }
+
     /// Counts of `queue` and its sequence counter (moved by every submission).
     pub async fn activity(&self, queue: &QueueName) -> Result<(QueueStats, u64), QueueError> {
         let mut pipe = redis::pipe();
@@ -102,6 +133,21 @@ impl Queue {
 fn stats_of(counts: &[u64]) -> QueueStats {
     let at = |i: usize| counts.get(i).copied().unwrap_or(0);
     QueueStats { queued: at(0), scheduled: at(1), running: at(2), failed: at(3), paused: at(4) > 0 }
+}
+
+/// One queue's counts and flow from its six replies (four ZCARDs, EXISTS, HMGET).
+fn overview_of(reply: &[redis::Value]) -> Result<(QueueStats, Flow), QueueError> {
+    let corrupt = |e: redis::ParsingError| QueueError::Corrupt(format!("queue overview: {e}"));
+    let [counts @ .., flow] = reply else {
+        return Err(QueueError::Corrupt("a queue overview answered no replies".into()));
+    };
+    let counts: Vec<u64> = counts
+        .iter()
+        .map(|v| redis::from_redis_value_ref(v).map_err(corrupt))
+        .collect::<Result<_, _>>()?;
+    let flow: Vec<Option<u64>> = redis::from_redis_value_ref(flow).map_err(corrupt)?;
+    let at = |i: usize| flow.get(i).copied().flatten().unwrap_or(0);
+    Ok((stats_of(&counts), Flow { tasks_in: at(0), tasks_out: at(1) }))
 }
 
 /// A task as read, with its lease while it runs.

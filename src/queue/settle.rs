@@ -78,6 +78,7 @@ impl Queue {
             .key(self.keys.started(queue))
             .key(self.keys.wake(queue))
             .key(self.keys.timer(queue))
+            .key(self.keys.flow(queue))
             .arg(now_ms())
             .arg(self.limits.dead_ttl_s)
             .arg(self.limits.dead_max)

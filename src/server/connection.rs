@@ -1,7 +1,8 @@
 //! One HTTP/1.1 connection: hyper serves its requests with a header-read timeout and a
 //! small buffer limit, while a watchdog closes it when it has been idle too long, or at
 //! shutdown (at once when nothing is in flight, else after its requests within the
-//! grace period).
+//! grace period). A response the client stops reading fails after the idle timeout
+//! (`stall.rs`).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{self, Activity};
+use super::stall::StallGuard;
 use crate::config::HttpSettings;
 
 /// Largest buffer hyper keeps per connection for headers (the smallest it allows is
@@ -67,6 +69,7 @@ pub async fn serve<S>(
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUF_BYTES)
         .keep_alive(true);
+    let stream = StallGuard::new(stream, limits.idle_timeout);
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     loop {

@@ -5,7 +5,8 @@
 //!   listen backlog; a failing `accept`, e.g. out of file descriptors, pauses the loop
 //!   instead of spinning);
 //! - `TTP_HTTP_HEADER_TIMEOUT_MS` to send a request's headers (slowloris);
-//! - `TTP_HTTP_IDLE_TIMEOUT_MS` for a kept-alive connection with no request in flight;
+//! - `TTP_HTTP_IDLE_TIMEOUT_MS` for a kept-alive connection with no request in flight,
+//!   and for a response the client reads nothing of (a frozen tab on an endless stream);
 //! - the body timeout is enforced where bodies are read (`api::extract`);
 //! - at shutdown, connections with no request in flight — idle, or stuck half-way
 //!   through their headers — close at once; the others finish within the grace period.
@@ -14,6 +15,7 @@
 
 mod activity;
 mod connection;
+mod stall;
 mod tls;
 
 pub use tls::acceptor;

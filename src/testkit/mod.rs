@@ -9,6 +9,7 @@
 
 mod app;
 mod certs;
+mod events;
 mod inspect;
 mod problem;
 mod process;
@@ -17,6 +18,7 @@ mod server;
 
 pub use app::{TestApp, http_client, http_client_builder, test_config};
 pub use certs::TestCerts;
+pub use events::{Event, EventStream, queue_row};
 pub use inspect::*;
 pub use problem::assert_problem;
 pub use process::{TtpProcess, wait_until};

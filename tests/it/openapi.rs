@@ -72,6 +72,7 @@ fn openapi_document_is_3_1_and_documents_every_route_and_problem() {
         "/readyz",
         "/metrics",
         "/openapi.json",
+        "/ui/events",
     ] {
         assert!(paths.contains(&path), "{path} missing from {paths:?}");
     }

@@ -14,7 +14,7 @@ use ttp::testkit::{RedisServer, TestApp, TtpProcess, assert_problem, test_config
 use crate::TTP_BIN;
 
 /// A keys-file entry admitting `secret`.
-fn entry(id: &str, secret: &str, scopes: &[&str], queues: &[&str]) -> String {
+pub fn entry(id: &str, secret: &str, scopes: &[&str], queues: &[&str]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     let list =
@@ -29,7 +29,7 @@ fn entry(id: &str, secret: &str, scopes: &[&str], queues: &[&str]) -> String {
 const PRODUCER: &str = "producer-secret-0001";
 const OPERATOR: &str = "operator-secret-0002";
 
-fn keys_file(dir: &std::path::Path, text: &str) -> String {
+pub fn keys_file(dir: &std::path::Path, text: &str) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("keys.toml");
     std::fs::write(&path, text).unwrap();

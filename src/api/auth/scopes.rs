@@ -5,8 +5,19 @@ use axum::http::Method;
 
 use crate::access::Scope;
 
-/// Routes that never need a key: probes, metrics and the documents.
-pub const OPEN: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/openapi.json"];
+/// Routes that never need a key: probes, metrics, the documents, and the dashboard's
+/// page, files and configuration (they hold no data: the page asks for a key and sends
+/// it with every API call and its stream, `/ui/events`, which needs `read`).
+pub const OPEN: [&str; 8] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/ui",
+    "/ui/",
+    "/ui/assets/{file}",
+    "/ui/config",
+];
 
 /// The scope a request to `path` (the route template, e.g. `/tasks/{id}`) with `method`
 /// needs; `None` for open routes and unknown ones (which answer 404 anyway).
@@ -48,6 +59,9 @@ mod tests {
             (Method::POST, "/queues/{name}/pause", Some(Scope::Admin)),
             (Method::PUT, "/kinds/{kind}", Some(Scope::Admin)),
             (Method::GET, "/metrics", None),
+            (Method::GET, "/ui", None),
+            (Method::GET, "/ui/assets/{file}", None),
+            (Method::GET, "/ui/events", Some(Scope::Read)),
         ];
         for (method, path, scope) in cases {
             assert_eq!(scope_of(&method, path), scope, "{method} {path}");
@@ -56,7 +70,7 @@ mod tests {
 
     /// Every route the router serves, with the scope it needs: a new route fails here
     /// until it is added, so its scope is a decision, not a default.
-    const EVERY_ROUTE: [(&str, &str, Option<Scope>); 22] = [
+    const EVERY_ROUTE: [(&str, &str, Option<Scope>); 23] = [
         ("post", "/tasks", Some(Scope::Submit)),
         ("post", "/tasks/batch", Some(Scope::Submit)),
         ("get", "/tasks/{id}", Some(Scope::Read)),
@@ -75,6 +89,7 @@ mod tests {
         ("get", "/queues/{name}/dead", Some(Scope::Read)),
         ("post", "/queues/{name}/pause", Some(Scope::Admin)),
         ("post", "/queues/{name}/resume", Some(Scope::Admin)),
+        ("get", "/ui/events", Some(Scope::Read)),
         ("get", "/healthz", None),
         ("get", "/readyz", None),
         ("get", "/metrics", None),

@@ -49,6 +49,7 @@ use crate::task::TaskRequest;
         (name = "kinds", description = "The kinds a task may have, with their payload schemas; declaring external kinds."),
         (name = "workers", description = "The lease API: workers in any language claim tasks, renew their leases and hand back outcomes."),
         (name = "health", description = "Liveness, readiness, metrics and this document."),
+        (name = "dashboard", description = "The live stream behind the dashboard at `/ui`."),
     ),
     components(
         schemas(Problem, TaskRequest),

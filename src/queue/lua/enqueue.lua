@@ -1,8 +1,9 @@
 -- enqueue.lua: store new tasks and make them ready (pending) or scheduled, honouring
 -- idempotency keys and the queue's length limit.
 -- KEYS[1] pending zset, KEYS[2] scheduled zset, KEYS[3] seq counter,
--- KEYS[4] wake list, KEYS[5] timer list, then two keys per task i:
---   KEYS[4+2i] hash of task i, KEYS[5+2i] its idempotency key (the hash key again if none)
+-- KEYS[4] wake list, KEYS[5] timer list, KEYS[6] flow counters (`in` counts stored
+-- tasks: one HINCRBY per call), then two keys per task i:
+--   KEYS[5+2i] hash of task i, KEYS[6+2i] its idempotency key (the hash key again if none)
 -- ARGV[1] now_ms, ARGV[2] max queue length, ARGV[3] n tasks, then 11 values per task:
 --   id, prio, run_at_ms (0 = now), kind, payload json, max_attempts, timeout_ms,
 --   result_ttl_s, has idempotency key (1/0), request fingerprint material, created_ms
@@ -13,11 +14,11 @@
 local now, max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local len = waiting(KEYS[1], KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
-local out, ready, later = {}, {}, {}
+local out, ready, later, stored = {}, {}, {}, 0
 for i = 1, n do
   local b = 3 + (i - 1) * 11
   local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 8]
-  local hash, idem = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
+  local hash, idem = KEYS[5 + 2 * i], KEYS[6 + 2 * i]
   local fingerprint, known = nil, nil
   if redis.call('EXISTS', hash) == 1 then
     out[i] = {5, id}
@@ -35,6 +36,7 @@ for i = 1, n do
     out[i] = {0, id}
   else
     len = len + 1
+    stored = stored + 1
     if fingerprint then
       -- The key lives for the result TTL counted from the task's earliest start, so a
       -- delayed task cannot be submitted twice while it waits.
@@ -60,4 +62,5 @@ for i = 1, n do
 end
 add_and_wake(KEYS[1], ready, KEYS[4])
 add_and_wake(KEYS[2], later, KEYS[5])
+if stored > 0 then redis.call('HINCRBY', KEYS[6], 'in', stored) end
 return out

@@ -1,7 +1,8 @@
 -- revive.lua: re-enqueue a failed or cancelled task with fresh attempts (dead-letter
 -- replay). The task keeps its id, payload and priority; its hash stops expiring.
 -- KEYS[1] dead zset, KEYS[2] pending zset, KEYS[3] seq, KEYS[4] wake list, KEYS[5] task hash,
--- KEYS[6] the dead-letter set of its kind, KEYS[7] scheduled zset
+-- KEYS[6] the dead-letter set of its kind, KEYS[7] scheduled zset, KEYS[8] flow counters
+-- (a replayed task counts as `in` again)
 -- ARGV[1] task id, ARGV[2] max queue length
 -- returns: 1 re-enqueued, 0 not failed/cancelled (see its state), -1 no such task,
 --   2 refused: the queue holds its maximum of waiting tasks
@@ -15,5 +16,6 @@ redis.call('PERSIST', KEYS[5])
 redis.call('HSET', KEYS[5], 'state', 'queued', 'att', 0)
 redis.call('HDEL', KEYS[5], 'started', 'finished', 'result', 'run_at')
 redis.call('ZADD', KEYS[2], pending_score(f[2], redis.call('INCR', KEYS[3])), ARGV[1])
+redis.call('HINCRBY', KEYS[8], 'in', 1)
 wake(KEYS[4])
 return 1

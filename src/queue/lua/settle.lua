@@ -4,8 +4,9 @@
 -- its lease never overwrites a newer attempt. The fence costs two calls per batch
 -- (ZMSCORE, HMGET of the started hash); per task a success costs HSET and EXPIRE.
 -- KEYS[1] leased, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] dead, KEYS[5] started hash,
--- KEYS[6] wake, KEYS[7] timer, then two keys per task i: KEYS[6+2i] its hash,
--- KEYS[7+2i] the dead-letter set of its kind
+-- KEYS[6] wake, KEYS[7] timer, KEYS[8] flow counters (`out` counts tasks that finished:
+-- one HINCRBY per call), then two keys per task i: KEYS[7+2i] its hash,
+-- KEYS[8+2i] the dead-letter set of its kind
 -- The reaper's condition (the lease must have expired) is judged by Redis' clock, the one
 -- lease deadlines are set by.
 -- ARGV[1] now_ms (stored times), ARGV[2] dead_ttl_s, ARGV[3] dead_max, ARGV[4] channel that hears of
@@ -31,7 +32,7 @@ local out, ready, later, died, done, ended = {}, {}, {}, false, {}, {}
 for i = 1, n do
   local b = 4 + (i - 1) * 10
   local id, action, token, expired = ids[i], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local hash, dead_kind, lease, claim = KEYS[6 + 2 * i], KEYS[7 + 2 * i], leases[i], claims[i]
+  local hash, dead_kind, lease, claim = KEYS[7 + 2 * i], KEYS[8 + 2 * i], leases[i], claims[i]
   local owned = claim and string.sub(claim, 1, #token + 1) == token .. ' '
   if action == 'forget' and not claim then owned = true end
   local ok = lease and owned and (expired == '0' or tonumber(lease) <= clock)
@@ -76,5 +77,8 @@ end
 add_and_wake(KEYS[2], ready, KEYS[6])
 add_and_wake(KEYS[3], later, KEYS[7])
 if died then trim_dead(KEYS[4], now, dead_ttl, dead_max) end
-if #done > 0 then redis.call('PUBLISH', ARGV[4], table.concat(done, ' ')) end
+if #done > 0 then
+  redis.call('HINCRBY', KEYS[8], 'out', #done)
+  redis.call('PUBLISH', ARGV[4], table.concat(done, ' '))
+end
 return out

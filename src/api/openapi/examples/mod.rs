@@ -16,6 +16,23 @@ const TASK_ID: &str = "01JDX3Q9ZK8M4V2T6B7C5N1H0E.default";
 /// The id of the failed task in the dead-letter examples.
 const FAILED_ID: &str = "01JDX3R2B7W9E0Q4YV3M8K6T5A.default";
 
+/// One snapshot of the dashboard's stream (`GET /ui/events`), as its `data` line carries it.
+pub fn snapshot_view() -> Value {
+    json!({
+        "seq": 42,
+        "at": "2026-12-01T09:30:05.000Z",
+        "interval_ms": 1000,
+        "redis_error": null,
+        "viewer": {"key_id": "ops", "scopes": ["read", "admin"]},
+        "process": {"workers_busy": 12, "concurrency": 64, "latency_window_s": 60},
+        "queues": [{
+            "name": "default", "queued": 1234, "scheduled": 5, "running": 12, "dead": 3,
+            "paused": false, "tasks_in": 98765, "tasks_out": 97514,
+            "in_per_s": 210.0, "out_per_s": 198.0, "p99_ms": 38.5
+        }]
+    })
+}
+
 /// A `telemetry.aggregate` task that succeeded.
 pub fn task_view() -> Value {
     json!({
