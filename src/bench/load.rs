@@ -71,6 +71,8 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
         redis_cpu_us_per_task: before
             .zip(after)
             .map(|(b, a)| (a.cpu_s - b.cpu_s) * 1e6 / tasks.max(1.0)),
+        redis_cpu_x_floor: None,
+        redis_cpu_x_keyless_floor: None,
         redis_bytes_per_task: before
             .zip(after)
             .map(|(b, a)| (a.memory_bytes - b.memory_bytes) / tasks.max(1.0)),
