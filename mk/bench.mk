@@ -1,5 +1,9 @@
-.PHONY: bench
+.PHONY: bench bench-peers
 
-## bench: raw Redis figures, then the standard load scenarios against a release ttp
+## bench: raw Redis figures, the floor reference, then the standard load scenarios against a release ttp
 bench:
 	@scripts/bench.sh
+
+## bench-peers: BullMQ (pinned, installed into .peers/) and ttp through the same bulk workload, side by side
+bench-peers:
+	@scripts/bench-peers.sh

@@ -2,16 +2,20 @@
 # benchmark's Redis and ttp are started, so that ttp, the floor reference and the peers
 # are all measured on Redis started with the same flags.
 #   bench_redis_start PORT DIR    Redis as in production: AOF (fsync every second),
-#                                 noeviction, no RDB snapshots; waits until it answers.
+#                                 noeviction, no RDB snapshots, its data in DIR/redis-PORT
+#                                 (its own, so no Redis loads another's AOF); waits until
+#                                 it answers.
 #   bench_redis_stop PORT
 #   bench_ttp_start BIN HTTP_PORT REDIS_PORT CONCURRENCY   sets TTP_PID; waits for /readyz.
 
 bench_redis_start() {
-  redis-server --port "$1" --bind 127.0.0.1 --dir "$2" --save "" \
+  local dir="$2/redis-$1"
+  mkdir -p "$dir"
+  redis-server --port "$1" --bind 127.0.0.1 --dir "$dir" --save "" \
     --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
-    --daemonize yes --logfile "$2/redis-$1.log"
+    --daemonize yes --logfile "$dir/redis.log"
   for _ in $(seq 1 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
-  echo "Redis on port $1 did not start; see $2/redis-$1.log" >&2
+  echo "Redis on port $1 did not start; see $dir/redis.log" >&2
   return 1
 }
 

@@ -35,6 +35,7 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let rss = RssSampler::start(args.ttp_pid);
     let ttp_cpu_before = args.ttp_pid.and_then(cpu_seconds);
     let worker_cpu_before = args.worker_pid.and_then(cpu_seconds);
+    let load_cpu_before = cpu_seconds(std::process::id());
     if args.backlog {
         client.set_paused(true).await?;
     }
@@ -55,6 +56,7 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let after = redis.as_ref().map(|r| r.sample()).transpose()?;
     let ttp_cpu_after = args.ttp_pid.and_then(cpu_seconds);
     let worker_cpu_after = args.worker_pid.and_then(cpu_seconds);
+    let load_cpu_after = cpu_seconds(std::process::id());
     let (end_to_end, failed) = end_to_end(&client, &load.ids).await;
     let tasks = load.ids.len() as f64;
     let finish_window = if args.backlog { drained - drain_started } else { drained - load.started };
@@ -80,6 +82,9 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
             .zip(ttp_cpu_after)
             .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),
         ttp_rss_peak_mb: rss.stop(),
+        load_cpu_us_per_task: load_cpu_before
+            .zip(load_cpu_after)
+            .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),
         worker_cpu_us_per_task: worker_cpu_before
             .zip(worker_cpu_after)
             .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),

@@ -58,6 +58,8 @@ struct PeerWorkload {
     redis_cpu_us_per_job: f64,
     /// CPU of the peer's processes (worker + producer) per job, µs.
     node_cpu_us_per_job: f64,
+    /// The worker process' share of it.
+    worker_cpu_us_per_job: Option<f64>,
     /// Add call latency, from the intended send time in the open loop.
     add: Percentiles,
     /// Job timestamp → finishedOn, from the job records (ms precision).
@@ -136,7 +138,7 @@ fn print_comparison(peer: &PeerRun, rows: &[Summary]) {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (w, r) in peer.workloads.iter().zip(rows) {
         println!(
-            "| {} | {} (node: worker + producer) | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} / {:.2} | {:.0} / {:.0} | {} |",
+            "| {} | {} (node: worker + producer) | {} | {:.0} | {:.0} | {:.1} | {:.1} (worker {}) | {:.2} / {:.2} | {:.0} / {:.0} | {} |",
             r.scenario,
             peer.peer,
             w.jobs,
@@ -144,6 +146,7 @@ fn print_comparison(peer: &PeerRun, rows: &[Summary]) {
             w.processed_per_s,
             w.redis_cpu_us_per_job,
             w.node_cpu_us_per_job,
+            opt(w.worker_cpu_us_per_job, 1),
             w.add.p50_ms,
             w.add.p99_ms,
             w.end_to_end.p50_ms,
@@ -153,13 +156,14 @@ fn print_comparison(peer: &PeerRun, rows: &[Summary]) {
         let e2e =
             r.end_to_end.map_or("—".to_owned(), |l| format!("{:.0} / {:.0}", l.p50_ms, l.p99_ms));
         println!(
-            "| {} | ttp (server, embedded workers) | {} | {:.0} | {:.0} | {} | {} | {:.2} / {:.2} | {} | {} |",
+            "| {} | ttp (server: HTTP API + embedded workers) | {} | {:.0} | {:.0} | {} | {} (load generator {}) | {:.2} / {:.2} | {} | {} |",
             r.scenario,
             r.tasks,
             r.submitted_per_s,
             r.finished_per_s,
             opt(r.redis_cpu_us_per_task, 1),
             opt(r.ttp_cpu_us_per_task, 1),
+            opt(r.load_cpu_us_per_task, 1),
             r.submit.p50_ms,
             r.submit.p99_ms,
             e2e,
@@ -167,7 +171,8 @@ fn print_comparison(peer: &PeerRun, rows: &[Summary]) {
         );
     }
     println!(
-        "\nRatios, ttp ÷ {} (CPU: below 1, ttp spends less; processed/s: above 1, ttp is faster):\n",
+        "\nRatios, ttp ÷ {} (CPU: below 1, ttp spends less; processed/s: above 1, ttp is faster; \
+         queue CPU: ttp's server process against the peer's worker and producer processes):\n",
         peer.peer
     );
     println!("| workload | Redis CPU µs | queue CPU µs | processed/s |\n|---|---:|---:|---:|");

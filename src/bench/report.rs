@@ -65,6 +65,9 @@ pub struct Summary {
     pub ttp_cpu_us_per_task: Option<f64>,
     /// Peak resident memory of the ttp process, MiB.
     pub ttp_rss_peak_mb: Option<f64>,
+    /// CPU of the load generator (this `ttp bench` process) per task, µs, up to the last
+    /// finish: what submitting costs the client side, which ttp's figure leaves out.
+    pub load_cpu_us_per_task: Option<f64>,
     /// CPU of the external worker process per task, µs (lease-API scenarios).
     pub worker_cpu_us_per_task: Option<f64>,
 }
@@ -84,15 +87,15 @@ fn ratios(keyed: Option<f64>, keyless: Option<f64>) -> String {
 /// A Markdown table of the summaries.
 pub fn table(rows: &[Summary]) -> String {
     let mut out = String::from(
-        "| scenario | tasks | submitted/s | finished/s | submit p50 / p99 / p99.9 ms | end-to-end p50 / p99 / p99.9 / max ms | Redis CPU µs/task | × floor (keyed / keyless) | ttp CPU µs/task | Redis bytes/task | ttp RSS peak MiB | worker CPU µs/task | errors |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | tasks | submitted/s | finished/s | submit p50 / p99 / p99.9 ms | end-to-end p50 / p99 / p99.9 / max ms | Redis CPU µs/task | × floor (keyed / keyless) | ttp CPU µs/task | load generator CPU µs/task | Redis bytes/task | ttp RSS peak MiB | worker CPU µs/task | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let e2e = r.end_to_end.map_or("—".to_owned(), |l| {
             format!("{:.1} / {:.1} / {:.1} / {:.1}", l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms)
         });
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.scenario,
             r.tasks,
             r.submitted_per_s,
@@ -104,6 +107,7 @@ pub fn table(rows: &[Summary]) -> String {
             opt(r.redis_cpu_us_per_task, 1),
             ratios(r.redis_cpu_x_floor, r.redis_cpu_x_keyless_floor),
             opt(r.ttp_cpu_us_per_task, 1),
+            opt(r.load_cpu_us_per_task, 1),
             opt(r.redis_bytes_per_task, 0),
             opt(r.ttp_rss_peak_mb, 1),
             opt(r.worker_cpu_us_per_task, 0),

@@ -112,6 +112,7 @@ fn peer_results_run_the_same_workload_through_ttp() {
     assert_eq!(row["tasks_not_succeeded"], 0, "{row}");
     assert!(row["redis_cpu_us_per_task"].as_f64().unwrap() > 0.0, "{row}");
     assert!(row["ttp_cpu_us_per_task"].as_f64().unwrap() > 0.0, "{row}");
+    assert!(row["load_cpu_us_per_task"].as_f64().unwrap() > 0.0, "{row}");
     assert!(row["scenario"].as_str().unwrap().contains("batches of 1000"), "{row}");
     drop(ttp);
 }
