@@ -57,7 +57,12 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let ttp_cpu_after = args.ttp_pid.and_then(cpu_seconds);
     let worker_cpu_after = args.worker_pid.and_then(cpu_seconds);
     let load_cpu_after = cpu_seconds(std::process::id());
-    let (end_to_end, failed) = end_to_end(&client, &load.ids).await;
+    let (end_to_end, failed) = if args.no_readback {
+        (None, 0)
+    } else {
+        let (hist, failed) = end_to_end(&client, &load.ids).await;
+        (Some(hist), failed)
+    };
     let tasks = load.ids.len() as f64;
     let finish_window = if args.backlog { drained - drain_started } else { drained - load.started };
     let submit_window = load.ended - load.started;
@@ -69,7 +74,7 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
         submitted_per_s: tasks / submit_window.as_secs_f64().max(1e-9),
         finished_per_s: tasks / finish_window.as_secs_f64().max(1e-9),
         submit: Latency::from_us(&load.submit_us),
-        end_to_end: (!args.backlog).then(|| Latency::from_us(&end_to_end)),
+        end_to_end: end_to_end.filter(|_| !args.backlog).map(|h| Latency::from_us(&h)),
         redis_cpu_us_per_task: before
             .zip(after)
             .map(|(b, a)| (a.cpu_s - b.cpu_s) * 1e6 / tasks.max(1.0)),

@@ -79,6 +79,11 @@ pub struct BenchArgs {
     /// --declare`): `--suite` then adds the lease-API scenarios.
     #[arg(long)]
     pub external_queue: Option<String>,
+    /// Do not read the task records back after the drain: no end-to-end latency and no
+    /// check that every task succeeded (errors then counts failed requests only). For
+    /// profiling the server on the load alone (`scripts/bench-profile.sh`).
+    #[arg(long)]
+    pub no_readback: bool,
     /// Print machine-readable JSON instead of text.
     #[arg(long)]
     pub json: bool,
