@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # make bench: a private Redis and a release ttp on spare ports, redis-benchmark for the
-# raw figures, then the standard scenarios (`ttp bench --suite`). Everything it starts is
-# stopped on exit, whatever happens.
+# raw figures, the floor reference on that Redis, then the standard scenarios
+# (`ttp bench --suite`). Arguments go to `ttp bench`, e.g. `scripts/bench.sh --only bulk
+# --scale 0.2 --floor-tasks 20000` for a short run. Everything it starts is stopped on
+# exit, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 REDIS_PORT="${BENCH_REDIS_PORT:-6392}"
 HTTP_PORT="${BENCH_HTTP_PORT:-18080}"
@@ -14,26 +17,19 @@ WORKER_PID=""
 cleanup() {
   [ -n "$WORKER_PID" ] && kill "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null || true
   [ -n "$TTP_PID" ] && kill "$TTP_PID" 2>/dev/null && wait "$TTP_PID" 2>/dev/null || true
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  bench_redis_stop "$REDIS_PORT"
   rm -rf "$DIR"
 }
 trap cleanup EXIT INT TERM
 
 scripts/redis.sh install
-cargo build --release --bin ttp
-BIN=target/release/ttp
+# BENCH_BIN: a ttp binary to use instead of building a release one (e.g. a debug build,
+# to try the script; its figures are not the release's).
+BIN="${BENCH_BIN:-target/release/ttp}"
+[ -n "${BENCH_BIN:-}" ] || cargo build --release --bin ttp
 
-# Redis as in production: AOF (fsync every second), noeviction.
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR" --save "" \
-  --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
-  --daemonize yes --logfile "$DIR/redis.log"
-for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
-
-TTP_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" TTP_LISTEN="127.0.0.1:$HTTP_PORT" \
-  TTP_QUEUES="bench=1" TTP_CONCURRENCY="${BENCH_CONCURRENCY:-256}" TTP_LOG=warn \
-  "$BIN" serve &
-TTP_PID=$!
-for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null && break; sleep 0.05; done
+bench_redis_start "$REDIS_PORT" "$DIR"
+bench_ttp_start "$BIN" "$HTTP_PORT" "$REDIS_PORT" "${BENCH_CONCURRENCY:-256}"
 
 # One external worker process (Python, standard library) on queue bench-ext, for the
 # lease-API scenarios; it declares its kinds there.
@@ -43,7 +39,7 @@ python3 examples/worker.py --url "http://127.0.0.1:$HTTP_PORT" --queue bench-ext
 WORKER_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/kinds" | grep -q py.sha256 && break; sleep 0.1; done
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr), $(redis-server --version | cut -d' ' -f3)" >&2
-timeout 600 "$BIN" bench --suite --url "http://127.0.0.1:$HTTP_PORT" --queue bench \
+bench_machine
+timeout 900 "$BIN" bench --suite --url "http://127.0.0.1:$HTTP_PORT" --queue bench \
   --redis-url "redis://127.0.0.1:$REDIS_PORT" --ttp-pid "$TTP_PID" \
   --external-queue bench-ext --worker-pid "$WORKER_PID" "$@"

@@ -35,6 +35,7 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let rss = RssSampler::start(args.ttp_pid);
     let ttp_cpu_before = args.ttp_pid.and_then(cpu_seconds);
     let worker_cpu_before = args.worker_pid.and_then(cpu_seconds);
+    let load_cpu_before = cpu_seconds(std::process::id());
     if args.backlog {
         client.set_paused(true).await?;
     }
@@ -55,7 +56,13 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
     let after = redis.as_ref().map(|r| r.sample()).transpose()?;
     let ttp_cpu_after = args.ttp_pid.and_then(cpu_seconds);
     let worker_cpu_after = args.worker_pid.and_then(cpu_seconds);
-    let (end_to_end, failed) = end_to_end(&client, &load.ids).await;
+    let load_cpu_after = cpu_seconds(std::process::id());
+    let (end_to_end, failed) = if args.no_readback {
+        (None, 0)
+    } else {
+        let (hist, failed) = end_to_end(&client, &load.ids).await;
+        (Some(hist), failed)
+    };
     let tasks = load.ids.len() as f64;
     let finish_window = if args.backlog { drained - drain_started } else { drained - load.started };
     let submit_window = load.ended - load.started;
@@ -67,10 +74,12 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
         submitted_per_s: tasks / submit_window.as_secs_f64().max(1e-9),
         finished_per_s: tasks / finish_window.as_secs_f64().max(1e-9),
         submit: Latency::from_us(&load.submit_us),
-        end_to_end: (!args.backlog).then(|| Latency::from_us(&end_to_end)),
+        end_to_end: end_to_end.filter(|_| !args.backlog).map(|h| Latency::from_us(&h)),
         redis_cpu_us_per_task: before
             .zip(after)
             .map(|(b, a)| (a.cpu_s - b.cpu_s) * 1e6 / tasks.max(1.0)),
+        redis_cpu_x_floor: None,
+        redis_cpu_x_keyless_floor: None,
         redis_bytes_per_task: before
             .zip(after)
             .map(|(b, a)| (a.memory_bytes - b.memory_bytes) / tasks.max(1.0)),
@@ -78,6 +87,9 @@ pub async fn scenario(args: &BenchArgs, name: &str) -> anyhow::Result<Summary> {
             .zip(ttp_cpu_after)
             .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),
         ttp_rss_peak_mb: rss.stop(),
+        load_cpu_us_per_task: load_cpu_before
+            .zip(load_cpu_after)
+            .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),
         worker_cpu_us_per_task: worker_cpu_before
             .zip(worker_cpu_after)
             .map(|(b, a)| (a - b) * 1e6 / tasks.max(1.0)),

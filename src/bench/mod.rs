@@ -7,12 +7,17 @@
 //! task finished and reads the task records for end-to-end latency.
 //!
 //! `--suite` runs the standard scenarios of `make bench` and prints one table with the
-//! raw Redis figures (redis-benchmark) of the same machine and run beside them.
+//! raw Redis figures (redis-benchmark) and the floor reference ([`floor`]) of the same
+//! machine, Redis and run beside them. `--floor` measures only the floor;
+//! `--peer-results` runs the ttp side of `make bench-peers` ([`peers`]).
 
 mod client;
+pub mod floor;
 mod load;
+mod peers;
 mod probe;
 mod report;
+mod scenarios;
 mod suite;
 
 use std::time::Duration;
@@ -74,12 +79,36 @@ pub struct BenchArgs {
     /// --declare`): `--suite` then adds the lease-API scenarios.
     #[arg(long)]
     pub external_queue: Option<String>,
+    /// Do not read the task records back after the drain: no end-to-end latency and no
+    /// check that every task succeeded (errors then counts failed requests only). For
+    /// profiling the server on the load alone (`scripts/bench-profile.sh`).
+    #[arg(long)]
+    pub no_readback: bool,
     /// Print machine-readable JSON instead of text.
     #[arg(long)]
     pub json: bool,
     /// Run the standard `make bench` scenarios (needs --redis-url and --ttp-pid).
     #[arg(long)]
     pub suite: bool,
+    /// `--suite`: run only the scenarios whose name contains one of these words
+    /// (repeatable; e.g. `--only bulk`).
+    #[arg(long, value_name = "WORD")]
+    pub only: Vec<String>,
+    /// `--suite`: multiply every scenario's tasks and open-loop duration by this (e.g.
+    /// 0.2 for a short run while iterating; the figures per task stay comparable).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Only measure the floor reference (a port of floor.py and floor_keyless.py) on
+    /// --redis-url, which it FLUSHES, and print it.
+    #[arg(long, requires = "redis_url")]
+    pub floor: bool,
+    /// Tasks of each floor reference run (whole thousands).
+    #[arg(long, default_value_t = floor::DEFAULT_TASKS)]
+    pub floor_tasks: usize,
+    /// A peer's figures (the JSON printed by scripts/peers/bullmq.js): run ttp's side of
+    /// the same workloads and print both side by side (needs --redis-url and --ttp-pid).
+    #[arg(long, value_name = "FILE", requires = "redis_url")]
+    pub peer_results: Option<std::path::PathBuf>,
 }
 
 impl BenchArgs {
@@ -93,6 +122,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.suite {
         return suite::run(&args).await;
     }
+    if let Some(file) = &args.peer_results {
+        return peers::run(&args, file).await;
+    }
+    if args.floor {
+        return print_floor(&args).await;
+    }
     let summary = load::scenario(&args, "custom").await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -100,4 +135,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{}", report::table(&[summary]));
     }
     Ok(())
+}
+
+/// `--floor`: the floor reference runs alone.
+async fn print_floor(args: &BenchArgs) -> anyhow::Result<()> {
+    let runs = measure_floor(args).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+    } else {
+        println!("{}", report::floor_table(&runs));
+    }
+    Ok(())
+}
+
+/// The floor reference runs on --redis-url, off the async runtime (they block).
+async fn measure_floor(args: &BenchArgs) -> anyhow::Result<Vec<floor::FloorRun>> {
+    let url =
+        args.redis_url.clone().ok_or_else(|| anyhow::anyhow!("the floor needs --redis-url"))?;
+    let tasks = args.floor_tasks;
+    tokio::task::spawn_blocking(move || floor::measure(&url, tasks)).await?
 }

@@ -43,15 +43,17 @@ impl RedisProbe {
     pub fn sample(&self) -> anyhow::Result<RedisSample> {
         let mut conn = self.client.get_connection()?;
         let info: String = redis::cmd("INFO").query(&mut conn)?;
-        let field = |name: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
+        let field = |name: &str| info_field(&info, name).unwrap_or(0.0);
         Ok(RedisSample {
             cpu_s: field("used_cpu_user") + field("used_cpu_sys"),
             memory_bytes: field("used_memory"),
         })
     }
+}
+
+/// The numeric field `name` of an `INFO` reply.
+pub fn info_field(info: &str, name: &str) -> Option<f64> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':')))
+        .and_then(|v| v.trim().parse::<f64>().ok())
 }

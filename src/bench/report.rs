@@ -3,6 +3,8 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::floor::FloorRun;
+
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Latency {
@@ -53,12 +55,19 @@ pub struct Summary {
     pub end_to_end: Option<Latency>,
     /// Redis CPU (user + sys) per task, µs.
     pub redis_cpu_us_per_task: Option<f64>,
+    /// That Redis CPU per task ÷ the floor's (`floor.py` on the same Redis, same run).
+    pub redis_cpu_x_floor: Option<f64>,
+    /// … and ÷ the keyless floor's (`floor_keyless.py`, same Redis, same run).
+    pub redis_cpu_x_keyless_floor: Option<f64>,
     /// Growth of Redis memory per task kept until its result TTL, bytes.
     pub redis_bytes_per_task: Option<f64>,
     /// CPU (user + sys) of the ttp process per task, µs, up to the last finish.
     pub ttp_cpu_us_per_task: Option<f64>,
     /// Peak resident memory of the ttp process, MiB.
     pub ttp_rss_peak_mb: Option<f64>,
+    /// CPU of the load generator (this `ttp bench` process) per task, µs, up to the last
+    /// finish: what submitting costs the client side, which ttp's figure leaves out.
+    pub load_cpu_us_per_task: Option<f64>,
     /// CPU of the external worker process per task, µs (lease-API scenarios).
     pub worker_cpu_us_per_task: Option<f64>,
 }
@@ -67,18 +76,26 @@ fn opt(value: Option<f64>, digits: usize) -> String {
     value.map_or("—".to_owned(), |v| format!("{v:.digits$}"))
 }
 
+/// "1.85 / 2.90": the two floor ratios of a row.
+fn ratios(keyed: Option<f64>, keyless: Option<f64>) -> String {
+    match (keyed, keyless) {
+        (None, None) => "—".to_owned(),
+        _ => format!("{} / {}", opt(keyed, 2), opt(keyless, 2)),
+    }
+}
+
 /// A Markdown table of the summaries.
 pub fn table(rows: &[Summary]) -> String {
     let mut out = String::from(
-        "| scenario | tasks | submitted/s | finished/s | submit p50 / p99 / p99.9 ms | end-to-end p50 / p99 / p99.9 / max ms | Redis CPU µs/task | ttp CPU µs/task | Redis bytes/task | ttp RSS peak MiB | worker CPU µs/task | errors |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | tasks | submitted/s | finished/s | submit p50 / p99 / p99.9 ms | end-to-end p50 / p99 / p99.9 / max ms | Redis CPU µs/task | × floor (keyed / keyless) | ttp CPU µs/task | load generator CPU µs/task | Redis bytes/task | ttp RSS peak MiB | worker CPU µs/task | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let e2e = r.end_to_end.map_or("—".to_owned(), |l| {
             format!("{:.1} / {:.1} / {:.1} / {:.1}", l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms)
         });
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.scenario,
             r.tasks,
             r.submitted_per_s,
@@ -88,11 +105,35 @@ pub fn table(rows: &[Summary]) -> String {
             r.submit.p999_ms,
             e2e,
             opt(r.redis_cpu_us_per_task, 1),
+            ratios(r.redis_cpu_x_floor, r.redis_cpu_x_keyless_floor),
             opt(r.ttp_cpu_us_per_task, 1),
+            opt(r.load_cpu_us_per_task, 1),
             opt(r.redis_bytes_per_task, 0),
             opt(r.ttp_rss_peak_mb, 1),
             opt(r.worker_cpu_us_per_task, 0),
             r.request_errors + r.tasks_not_succeeded,
+        ));
+    }
+    out
+}
+
+/// A Markdown table of the floor reference runs.
+pub fn floor_table(runs: &[FloorRun]) -> String {
+    let mut out = String::from(
+        "| reference | Redis | tasks | Redis CPU µs/task | enqueue | claim | settle | tasks/s (one client) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in runs {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {:.1} | {} | {} | {:.0} |\n",
+            r.reference,
+            r.persistence,
+            r.tasks,
+            r.redis_cpu_us_per_task,
+            r.enqueue_us_per_task,
+            opt(r.claim_us_per_task, 1),
+            opt(r.settle_us_per_task, 1),
+            r.tasks_per_s,
         ));
     }
     out

@@ -1,14 +1,17 @@
 //! The standard `make bench` scenarios, with the same machine's raw Redis figures
-//! (redis-benchmark against the same Redis) printed beside them.
+//! (redis-benchmark against the same Redis) and the floor reference (on the same Redis,
+//! with and without its AOF) printed beside them; each scenario's Redis CPU per task is
+//! also given as a multiple of the floor's.
 
 use std::process::Command;
 
 use anyhow::Context;
 
 use super::client::Client;
+use super::floor::FloorRun;
 use super::probe::RedisProbe;
-use super::report::{Summary, table};
-use super::{BenchArgs, load};
+use super::report::{Summary, floor_table, table};
+use super::{BenchArgs, load, scenarios};
 
 /// redis-benchmark throughput (requests/s) of `tests` against the Redis at `url`.
 fn redis_benchmark(url: &str, pipeline: u32) -> anyhow::Result<Vec<(String, f64)>> {
@@ -38,97 +41,58 @@ pub async fn run(base: &BenchArgs) -> anyhow::Result<()> {
     eprintln!("raw Redis: redis-benchmark, 50 clients, unpipelined and pipelined 16");
     let raw = redis_benchmark(&url, 1)?;
     let piped = redis_benchmark(&url, 16)?;
+    eprintln!("floor: floor.py and floor_keyless.py ported, {} tasks each", base.floor_tasks);
+    let floor = super::measure_floor(base).await?;
+    let keyed = floor_of(&floor, "floor.py");
+    let keyless = floor_of(&floor, "floor_keyless.py");
     let probe = RedisProbe::new(&url)?;
     let mut rows: Vec<Summary> = Vec::new();
-    for (name, args) in scenarios(base) {
+    for (name, args) in scenarios::selected(base) {
         eprintln!("scenario: {name}");
         probe.reset()?;
         if base.external_queue.as_ref() == Some(&args.queue) {
             // The reset flushed the kind's declaration with everything else.
             Client::new(&args)?.declare_kind(&args.kind).await?;
         }
-        rows.push(load::scenario(&args, name).await?);
+        let mut row = load::scenario(&args, name).await?;
+        row.redis_cpu_x_floor = row.redis_cpu_us_per_task.zip(keyed).map(|(r, f)| r / f);
+        row.redis_cpu_x_keyless_floor = row.redis_cpu_us_per_task.zip(keyless).map(|(r, f)| r / f);
+        rows.push(row);
     }
     if base.json {
         let raw: Vec<_> = raw.iter().chain(&piped).collect();
-        let all = serde_json::json!({"redis_benchmark": raw, "scenarios": rows});
+        let all = serde_json::json!({"redis_benchmark": raw, "floor": floor, "scenarios": rows});
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
-        print_tables(&raw, &piped, &rows);
+        print_tables(&raw, &piped, &floor, &rows);
     }
     Ok(())
 }
 
-/// The standard scenarios, latency first, on an empty Redis; every scenario starts from
-/// a flushed Redis with a compacted AOF, so none pays for the data (memory, AOF
-/// rewrites) of the one before.
-fn scenarios(base: &BenchArgs) -> Vec<(&'static str, BenchArgs)> {
-    let embedded = BenchArgs { worker_pid: None, ..base.clone() };
-    let mut all = embedded_scenarios(&embedded);
-    if let Some(queue) = &base.external_queue {
-        all.extend(external_scenarios(base, queue));
-    }
-    all
-}
-
-/// Through the lease API: the same load, run by one external worker process
-/// (`examples/worker.py`, claiming batches of 50 and completing each task over HTTP).
-/// Beside the embedded 500 tasks/s row, the first row is the added latency of the HTTP
-/// hop (claim long-poll woken by the submission, then complete); the second what one
-/// Python process can take.
-fn external_scenarios(base: &BenchArgs, queue: &str) -> Vec<(&'static str, BenchArgs)> {
-    let external = BenchArgs {
-        queue: queue.to_owned(),
-        kind: "py.sha256".into(),
-        payload: Some(r#"{"text": "x"}"#.into()),
-        ..base.clone()
-    };
-    vec![
-        (
-            "lease API, one Python worker: open loop 500 tasks/s for 20 s",
-            BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..external.clone() },
-        ),
-        (
-            "lease API, one Python worker: 20k via batches of 100",
-            BenchArgs { tasks: 20_000, batch: 100, concurrency: 2, ..external },
-        ),
-    ]
-}
-
-/// The embedded workers' scenarios (kind `noop`).
-fn embedded_scenarios(base: &BenchArgs) -> Vec<(&'static str, BenchArgs)> {
-    vec![
-        (
-            "open loop: 500 tasks/s for 20 s",
-            BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..base.clone() },
-        ),
-        (
-            "open loop: 5,000 tasks/s for 20 s",
-            BenchArgs { rate: Some(5000), duration_s: 20, batch: 1, ..base.clone() },
-        ),
-        (
-            "backlog: 200k via batches of 100, workers paused, then drained",
-            BenchArgs { tasks: 200_000, batch: 100, concurrency: 8, backlog: true, ..base.clone() },
-        ),
-        (
-            "closed loop: single POST /tasks, 64 connections, 200k",
-            BenchArgs { tasks: 200_000, batch: 1, concurrency: 64, ..base.clone() },
-        ),
-        (
-            "closed loop: batches of 100, 200k",
-            BenchArgs { tasks: 200_000, batch: 100, concurrency: 8, ..base.clone() },
-        ),
-    ]
+/// Redis CPU per task of `reference` on the Redis as configured (its first run; the
+/// runs with the AOF switched off come after).
+fn floor_of(runs: &[FloorRun], reference: &str) -> Option<f64> {
+    runs.iter().find(|r| r.reference == reference).map(|r| r.redis_cpu_us_per_task)
 }
 
 /// The raw Redis figures and the scenario table, as text.
-fn print_tables(raw: &[(String, f64)], piped: &[(String, f64)], rows: &[Summary]) {
+fn print_tables(
+    raw: &[(String, f64)],
+    piped: &[(String, f64)],
+    floor: &[FloorRun],
+    rows: &[Summary],
+) {
     println!("\nRaw Redis on this machine (redis-benchmark -c 50 -n 200000), requests/s:\n");
     println!("| command | unpipelined | pipelined (16) |\n|---|---:|---:|");
     for (test, rps) in raw {
         let p = piped.iter().find(|(t, _)| t == test).map_or(0.0, |(_, r)| *r);
         println!("| {test} | {rps:.0} | {p:.0} |");
     }
+    println!(
+        "\nThe floor on the same Redis (floor.rs, a port of floor.py / floor_keyless.py; \
+         × floor below divides by the first two rows, the Redis as configured):\n\n{}",
+        floor_table(floor)
+    );
     println!(
         "\nttp (noop tasks, results kept; lease API rows: py.sha256 of one byte):\n\n{}",
         table(rows)
