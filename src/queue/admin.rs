@@ -21,9 +21,9 @@ impl Queue {
         call.key(self.keys.pending(queue))
             .key(self.keys.scheduled(queue))
             .key(self.keys.task(id))
+            .key(self.keys.finished(queue))
             .arg(id.as_str())
-            .arg(now_ms())
-            .arg(self.keys.finished_channel());
+            .arg(now_ms());
         let code: i64 =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Transition::from_reply(code)

@@ -9,14 +9,16 @@
 
 mod app;
 mod certs;
+mod cluster;
 mod inspect;
 mod problem;
 mod process;
 mod pyworker;
 mod server;
 
-pub use app::{TestApp, http_client, http_client_builder, test_config};
+pub use app::{TestApp, cluster_config, http_client, http_client_builder, test_config};
 pub use certs::TestCerts;
+pub use cluster::RedisCluster;
 pub use inspect::*;
 pub use problem::assert_problem;
 pub use process::{TtpProcess, wait_until};

@@ -5,7 +5,9 @@
 
 mod auth;
 mod chaos;
+mod chaos_cluster;
 mod chaos_stalls;
+mod cluster;
 mod connections;
 mod dead_letters;
 mod delivery;
@@ -27,6 +29,7 @@ mod queues;
 mod races;
 mod redis_faults;
 mod redis_security;
+mod replication;
 mod robustness;
 mod scopes;
 mod stalls;

@@ -1,7 +1,8 @@
 -- cancel.lua: cancel a task that has not started. Removing it from pending/scheduled in
 -- the same script that marks it cancelled means no worker can claim it afterwards.
--- KEYS[1] pending zset, KEYS[2] scheduled zset, KEYS[3] task hash
--- ARGV[1] task id, ARGV[2] now_ms, ARGV[3] channel that hears of finished tasks
+-- KEYS[1] pending zset, KEYS[2] scheduled zset, KEYS[3] task hash, KEYS[4] the queue's
+-- sharded channel that hears of finished tasks
+-- ARGV[1] task id, ARGV[2] now_ms
 -- returns: 1 cancelled, 0 not cancellable (running or finished: see its state),
 --          -1 no such task
 local state = redis.call('HGET', KEYS[3], 'state')
@@ -12,5 +13,5 @@ local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2
 if removed == 0 then return 0 end
 redis.call('HSET', KEYS[3], 'state', 'cancelled', 'finished', ARGV[2])
 redis.call('EXPIRE', KEYS[3], redis.call('HGET', KEYS[3], 'ttl'))
-redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('SPUBLISH', KEYS[4], ARGV[1])
 return 1
