@@ -217,6 +217,7 @@ async fn chaos_cluster_every_accepted_task_survives_failovers() {
         testkit::assert_queue_holds_nothing(&mut conn, &name).await;
     }
     long_polls_are_woken_on_every_queue(&serves[1], &queues).await;
+    stats_read_every_master_after_failovers(&serves[0], &queues).await;
     println!(
         "chaos-cluster: {count} submitted over 12 queues on 3 masters (TTP_REDIS_MIN_REPLICAS=1, 2 ttp processes): \
          {} accepted (202), {} outcome unknown (504: {} stored and finished, {missing_unknown} not stored), \
@@ -315,4 +316,24 @@ async fn long_polls_are_woken_on_every_queue(serve: &TtpProcess, queues: &[Strin
         seen.insert(queue.clone());
     }
     assert_eq!(seen.len(), queues.len());
+}
+
+/// `GET /queues` (one pipeline per master, sent to it directly) answers for every queue
+/// after the failovers moved their slots to new masters: nothing queued or running.
+async fn stats_read_every_master_after_failovers(serve: &TtpProcess, queues: &[String]) {
+    let http = testkit::http_client();
+    let listed: Value = http.get(serve.url("/queues")).send().await.unwrap().json().await.unwrap();
+    for queue in queues {
+        let entry = listed["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == queue.as_str())
+            .unwrap_or_else(|| panic!("{queue} missing: {listed}"));
+        assert_eq!(
+            (entry["queued"].as_u64(), entry["running"].as_u64()),
+            (Some(0), Some(0)),
+            "{entry}"
+        );
+    }
 }
