@@ -198,8 +198,12 @@ async fn chaos_cluster_every_accepted_task_survives_failovers() {
     let mut conn = cluster.async_connection().await;
     let began = Instant::now();
     let faulting = faults(cluster, queues.clone(), spread / 10);
-    let answers = submit(&serves, &queues, count, spread).await;
+    // A failed submission must not leave the fault thread (and its six redis-servers)
+    // behind: join it first, then report the failure.
+    let submitted = std::panic::AssertUnwindSafe(submit(&serves, &queues, count, spread));
+    let answers = futures_util::FutureExt::catch_unwind(submitted).await;
     let (cluster, said) = tokio::task::block_in_place(|| faulting.join()).unwrap();
+    let answers = answers.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
 
     let accepted: Vec<String> = answers.accepted.keys().cloned().collect();
     let within = Duration::from_secs(120) + Duration::from_millis(10 * count as u64);

@@ -62,7 +62,9 @@ async fn every_feature_works_with_queues_spread_over_a_redis_cluster() {
     batches_replays_and_delays(&app, &queues).await;
     pauses_resumes_and_cancels(&app, &queues[1]).await;
     counts_every_queue(&app, &queues).await;
-    external_workers_claim_long_poll_and_are_reaped(&app, &queues[2]).await;
+    // A queue the embedded workers do not serve: they would race the waiting claim for
+    // the queue's wake-up token.
+    external_workers_claim_long_poll_and_are_reaped(&app, "external").await;
     app.shutdown().await;
 }
 
