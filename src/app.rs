@@ -125,6 +125,9 @@ impl App {
         };
         let queue =
             Arc::new(Queue::new(&settings.redis, settings.limits, metrics.redis_errors.clone())?);
+        // A Redis of the wrong kind stops start-up; one that does not answer yet is
+        // waited for (readiness stays 503), as before.
+        queue.check_mode().await?;
         let listener = if roles.api {
             let addr = settings.http.listen;
             let listener = TcpListener::bind(addr)

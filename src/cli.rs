@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, RedisMode};
 
 /// ttp — an HTTP/JSON task queue on Redis with embedded workers.
 #[derive(Debug, Parser)]
@@ -98,6 +98,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// Redis deployment: `standalone` (one server) or `cluster` (a Redis Cluster; TTP_REDIS_URL lists seed nodes, comma-separated) [env: TTP_REDIS_MODE] [default: standalone].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_mode: Option<RedisMode>,
     /// Redis user (AUTH), for every node; overrides the URL's [env: TTP_REDIS_USERNAME] [default: ""].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,6 +134,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_timeout_ms: Option<u64>,
+    /// Replicas that must confirm a submission (Redis WAIT) before it is acknowledged; 0: none [env: TTP_REDIS_MIN_REPLICAS] [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_min_replicas: Option<u64>,
     /// Namespace of every Redis key [env: TTP_KEY_PREFIX] [default: ttp].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

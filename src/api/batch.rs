@@ -192,7 +192,7 @@ async fn store(
         }
     };
     let mut stored = Vec::with_capacity(outcomes.len());
-    for ((index, kind), outcome) in indexes.into_iter().zip(kinds).zip(outcomes) {
+    for (((index, kind), id), outcome) in indexes.into_iter().zip(kinds).zip(&ids).zip(outcomes) {
         let result = match outcome {
             Ok(Enqueued::Created(record)) => {
                 state.metrics.submitted.with_label_values(&[queue.as_str(), &kind]).inc();
@@ -202,7 +202,8 @@ async fn store(
                 let current = state.queue.get(&id).await.ok().flatten().map(|r| r.state);
                 ItemResult::new(200, &id, current)
             }
-            Err(e) => ItemResult::error(ApiError::from(e).at_item(index)),
+            // A task stored on the master but not confirmed by its replicas (504) is named.
+            Err(e) => ItemResult::error(ApiError::from(e).about(id).at_item(index)),
         };
         stored.push((index, result));
     }

@@ -201,11 +201,13 @@ impl From<QueueError> for ApiError {
                 Self::Invalid(FieldError::new("queue", error.to_string()))
             }
             QueueError::OutOfMemory => Self::StoreFull,
-            QueueError::Timeout(_) | QueueError::Lost(_) => {
+            QueueError::Timeout(_) | QueueError::Lost(_) | QueueError::NotReplicated { .. } => {
                 Self::OutcomeUnknown { cause: error, task: None }
             }
             QueueError::Unavailable(_) => Self::StoreUnavailable(error),
-            QueueError::Corrupt(_) => Self::Internal(error.to_string()),
+            QueueError::Corrupt(_) | QueueError::Misconfigured(_) => {
+                Self::Internal(error.to_string())
+            }
         }
     }
 }

@@ -154,7 +154,7 @@ pub async fn fetch(
         return Ok(Json(TaskView::from(record)));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
-    let waiting = state.waiters.register(task_id.as_str());
+    let waiting = state.waiters.register(&task_id);
     loop {
         let notified = waiting.notify.notified();
         tokio::pin!(notified);

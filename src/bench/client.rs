@@ -9,12 +9,15 @@ use serde_json::{Value, json};
 
 use super::BenchArgs;
 
-/// A client bound to one ttp and one queue, with its request bodies prepared.
+/// A client bound to one ttp and one queue (or several, for a batch to spread its tasks
+/// over), with its request bodies prepared.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// The first queue: the one paused, and external kinds are declared on.
     queue: String,
+    queues: Vec<String>,
     body: Bytes,
     batch: usize,
 }
@@ -27,8 +30,12 @@ impl Client {
             (None, Some(n)) => Value::String("x".repeat(n)),
             (None, None) => Value::Null,
         };
-        let task = json!({"kind": args.kind, "queue": args.queue, "payload": payload});
-        let body = if args.batch > 1 { json!({"tasks": vec![task; args.batch]}) } else { task };
+        let queues: Vec<String> = args.queue.split(',').map(|q| q.trim().to_owned()).collect();
+        let task = |i: usize| json!({"kind": args.kind, "queue": queues[i % queues.len()], "payload": payload});
+        let body = match args.batch {
+            0 | 1 => task(0),
+            n => json!({"tasks": (0..n).map(task).collect::<Vec<_>>()}),
+        };
         crate::crypto::install_default_provider();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(args.concurrency.max(64))
@@ -37,7 +44,8 @@ impl Client {
         Ok(Self {
             http,
             base: args.url.trim_end_matches('/').to_owned(),
-            queue: args.queue.clone(),
+            queue: queues[0].clone(),
+            queues,
             body: Bytes::from(serde_json::to_vec(&body)?),
             batch: args.batch.max(1),
         })
@@ -94,14 +102,14 @@ impl Client {
         Ok(())
     }
 
-    /// Tasks of the queue not yet finished (queued + scheduled + running).
+    /// Tasks of the queues not yet finished (queued + scheduled + running).
     pub async fn unfinished(&self) -> anyhow::Result<u64> {
         let body: Value =
             self.http.get(format!("{}/queues", self.base)).send().await?.json().await?;
         let queues = body["queues"].as_array().context("GET /queues without queues")?;
         Ok(queues
             .iter()
-            .filter(|q| q["name"] == self.queue.as_str())
+            .filter(|q| self.queues.iter().any(|name| q["name"] == name.as_str()))
             .map(|q| {
                 ["queued", "scheduled", "running"].iter().filter_map(|s| q[s].as_u64()).sum::<u64>()
             })

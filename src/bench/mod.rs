@@ -56,7 +56,8 @@ pub struct BenchArgs {
     /// … or a string payload of this many bytes.
     #[arg(long)]
     pub payload_bytes: Option<usize>,
-    /// Queue to submit to (the server must serve it).
+    /// Queue to submit to (the server must serve it); several, comma-separated, spread
+    /// each batch's tasks over them in turn.
     #[arg(long, default_value = "default")]
     pub queue: String,
     /// Pause the queue while submitting, then resume and time the drain (backlog).

@@ -55,6 +55,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// What kind of Redis deployment ttp talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    /// One Redis server (with or without replicas).
+    Standalone,
+    /// A Redis Cluster: `TTP_REDIS_URL` lists seed nodes, comma-separated.
+    Cluster,
+}
+
 /// Every setting of a ttp process. See the README's configuration table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,6 +73,9 @@ pub struct Config {
     pub listen: String,
     /// Redis URL (`TTP_REDIS_URL`).
     pub redis_url: String,
+    /// One Redis server, or a Redis Cluster whose seed nodes `redis_url` lists
+    /// (`TTP_REDIS_MODE`).
+    pub redis_mode: RedisMode,
     /// Redis user (AUTH), for every node; overrides the URL's. (`TTP_REDIS_USERNAME`).
     pub redis_username: String,
     /// Redis password (AUTH), for every node; overrides the URL's. (`TTP_REDIS_PASSWORD`).
@@ -79,6 +92,9 @@ pub struct Config {
     pub redis_pool_size: usize,
     /// Deadline of every Redis call (`TTP_REDIS_TIMEOUT_MS`).
     pub redis_timeout_ms: u64,
+    /// Replicas that must confirm a submission (Redis `WAIT`) before it is acknowledged;
+    /// 0: none (`TTP_REDIS_MIN_REPLICAS`).
+    pub redis_min_replicas: u64,
     /// Namespace of every Redis key (`TTP_KEY_PREFIX`).
     pub key_prefix: String,
     /// Tasks this process runs at once (`TTP_CONCURRENCY`).
@@ -166,6 +182,7 @@ impl Default for Config {
         Self {
             listen: "0.0.0.0:8080".into(),
             redis_url: "redis://127.0.0.1:6379".into(),
+            redis_mode: RedisMode::Standalone,
             redis_username: String::new(),
             redis_password: String::new(),
             redis_password_file: String::new(),
@@ -174,6 +191,7 @@ impl Default for Config {
             redis_client_key_file: String::new(),
             redis_pool_size: 32,
             redis_timeout_ms: 1000,
+            redis_min_replicas: 0,
             key_prefix: "ttp".into(),
             concurrency: 4,
             queues: "default=1".into(),

@@ -1,16 +1,19 @@
-//! Redis' slice of the configuration: the URL, credentials (a password from a file, if
-//! wanted) and TLS certificates, all checked and read at start-up.
+//! Redis' slice of the configuration: the mode (one server or a cluster), the URL (a
+//! cluster's seed nodes), credentials (a password from a file, if wanted), TLS
+//! certificates and replication safety, all checked and read at start-up.
 
 use std::time::Duration;
 
 use super::secret::{self, Secret};
 use super::settings::{in_range, invalid};
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, RedisMode};
 
 /// How to reach Redis.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
-    /// The URL.
+    /// One server or a cluster.
+    pub mode: RedisMode,
+    /// The URL; in cluster mode the seed nodes' URLs, comma-separated.
     pub url: String,
     /// The user for `AUTH`, overriding the URL's.
     pub username: Option<String>,
@@ -24,6 +27,15 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// Namespace of every key.
     pub key_prefix: String,
+    /// Replicas that must confirm a submission (`WAIT`) before it is acknowledged.
+    pub min_replicas: u64,
+}
+
+impl RedisSettings {
+    /// The URLs of the seed nodes (in standalone mode, the one URL).
+    pub fn urls(&self) -> Vec<&str> {
+        self.url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect()
+    }
 }
 
 /// Certificates for TLS to Redis (PEM bytes, read at start-up).
@@ -37,15 +49,7 @@ pub struct RedisTls {
 
 impl Config {
     pub(super) fn redis_settings(&self) -> Result<RedisSettings, ConfigError> {
-        let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
-            .iter()
-            .any(|s| self.redis_url.starts_with(s));
-        if !scheme_ok {
-            return invalid("TTP_REDIS_URL", "must be a redis://, rediss:// or redis+unix:// URL");
-        }
-        if let Err(e) = redis::Client::open(self.redis_url.as_str()) {
-            return invalid("TTP_REDIS_URL", format!("not a usable Redis URL: {e}"));
-        }
+        self.check_redis_urls()?;
         let tls = self.redis_tls()?;
         let prefix_ok = !self.key_prefix.is_empty()
             && self.key_prefix.len() <= 64
@@ -72,7 +76,42 @@ impl Config {
                 60_000,
             )?),
             key_prefix: self.key_prefix.clone(),
+            min_replicas: in_range("TTP_REDIS_MIN_REPLICAS", self.redis_min_replicas, 0, 16)?,
+            mode: self.redis_mode,
         })
+    }
+
+    /// One usable URL in standalone mode; in cluster mode one or more TCP URLs (no unix
+    /// sockets: cluster nodes announce TCP addresses), all with the same scheme.
+    fn check_redis_urls(&self) -> Result<(), ConfigError> {
+        let urls: Vec<&str> = self.redis_url.split(',').map(str::trim).collect();
+        let schemes: &[&str] = match self.redis_mode {
+            RedisMode::Standalone => &["redis://", "rediss://", "redis+unix://", "unix://"],
+            RedisMode::Cluster => &["redis://", "rediss://"],
+        };
+        if self.redis_mode == RedisMode::Standalone && urls.len() > 1 {
+            return invalid(
+                "TTP_REDIS_URL",
+                "lists several URLs; that is for TTP_REDIS_MODE=cluster (one URL per seed node)",
+            );
+        }
+        for url in &urls {
+            if !schemes.iter().any(|s| url.starts_with(s)) {
+                let (url, allowed) = (secret::redact_url(url), schemes.join(", "));
+                return invalid(
+                    "TTP_REDIS_URL",
+                    format!("{url:?} must start with one of {allowed}"),
+                );
+            }
+            if let Err(e) = redis::Client::open(*url) {
+                return invalid("TTP_REDIS_URL", format!("not a usable Redis URL: {e}"));
+            }
+        }
+        let tls = |url: &&str| url.starts_with("rediss://");
+        if urls.iter().any(tls) && !urls.iter().all(tls) {
+            return invalid("TTP_REDIS_URL", "mixes redis:// and rediss:// seed nodes");
+        }
+        Ok(())
     }
 
     fn redis_tls(&self) -> Result<RedisTls, ConfigError> {

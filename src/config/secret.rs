@@ -47,6 +47,11 @@ pub fn resolve(setting: &'static str, value: &str, file: &str) -> Result<Secret,
 
 /// `url` with the password in its user part (`redis://user:password@host`) redacted.
 pub fn redact_url(url: &str) -> String {
+    // A cluster's URL lists several seed nodes, each of which may carry a password.
+    url.split(',').map(redact_one_url).collect::<Vec<_>>().join(",")
+}
+
+fn redact_one_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
     match userinfo.split_once(':') {

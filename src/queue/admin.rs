@@ -42,9 +42,9 @@ impl Queue {
             .key(self.keys.scheduled(queue))
             .key(self.keys.task(id))
             .key(self.keys.flow(queue))
+            .key(self.keys.finished(queue))
             .arg(id.as_str())
-            .arg(now_ms())
-            .arg(self.keys.finished_channel());
+            .arg(now_ms());
         let code: i64 =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Transition::from_reply(code)
@@ -65,8 +65,9 @@ impl Queue {
             .key(self.keys.task(id))
             .key(self.keys.dead(queue))
             .key(self.keys.dead_of_kind(queue, &kind))
-            .arg(id.as_str())
-            .arg(self.keys.finished_channel());
+            .key(self.keys.flow(queue))
+            .key(self.keys.finished(queue))
+            .arg(id.as_str());
         let code: i64 =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         Ok(match RemoveCode::from_reply(code)? {

@@ -5,11 +5,13 @@
 //! A store is idempotent by its task ids (chosen before it is sent): when the connection
 //! breaks with the call in flight it is sent again within the request's deadline, and a
 //! copy that arrives after the first answers "stored already". When no answer comes by
-//! the deadline the caller learns that the outcome is unknown, never "not stored".
+//! the deadline the caller learns that the outcome is unknown, never "not stored". With
+//! `TTP_REDIS_MIN_REPLICAS` a store is acknowledged only once that many replicas confirmed
+//! it (see `replicated.rs`); fewer is an unknown outcome too.
 
-use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
+use super::conn::Conn;
 use super::replies::EnqueueCode;
 use super::{Queue, QueueError};
 use crate::task::{NewTask, QueueName, State, TaskId, TaskRecord, now_ms};
@@ -51,13 +53,47 @@ impl Queue {
         for task in &tasks {
             self.add_task(&mut call, queue, task);
         }
+        let (replies, acked) = self.store(queue, &call, &tasks, deadline).await?;
+        if replies.len() != tasks.len() {
+            return Err(QueueError::Corrupt(
+                "enqueue answered for the wrong number of tasks".into(),
+            ));
+        }
+        let limit = self.limits.max_queue_length;
+        let wanted = self.min_replicas;
+        Ok(tasks
+            .into_iter()
+            .zip(replies)
+            .map(|(task, (code, other))| outcome(task, code, &other, queue, limit))
+            .map(|result| match result {
+                // Stored (or stored before) on the master, but not on enough replicas.
+                Ok(_) if acked < wanted => Err(QueueError::NotReplicated { acked, wanted }),
+                other => other,
+            })
+            .collect())
+    }
+
+    /// Sends the enqueue call: over a shared connection, or with `TTP_REDIS_MIN_REPLICAS`
+    /// together with its `WAIT` over a dedicated one. The replies, and how many replicas
+    /// confirmed them.
+    async fn store(
+        &self,
+        queue: &QueueName,
+        call: &redis::ScriptInvocation<'_>,
+        tasks: &[NewTask],
+        deadline: Instant,
+    ) -> Result<(Vec<(i64, String)>, u64), QueueError> {
+        if self.min_replicas > 0 {
+            let key = self.keys.pending(queue);
+            let stored =
+                self.invoke_replicated(&key, &self.scripts.enqueue, call, deadline).await?;
+            return Ok((stored.replies, stored.acked));
+        }
         let large =
             tasks.iter().map(|t| t.payload.as_str().len()).sum::<usize>() > LARGE_CALL_BYTES;
-        let replies = loop {
-            let op = |mut c: ConnectionManager| {
-                let call = &call;
-                async move { call.invoke_async::<Vec<(i64, String)>>(&mut c).await }
-            };
+        loop {
+            let op =
+                |mut c: Conn| async move { call.invoke_async::<Vec<(i64, String)>>(&mut c).await };
             let sent = match large {
                 true => self.redis.call_large_until(deadline, op).await,
                 false => self.redis.call_until(deadline, op).await,
@@ -65,20 +101,9 @@ impl Queue {
             match sent {
                 // Sent, but the connection broke: safe to send again while time is left.
                 Err(QueueError::Lost(_)) if Instant::now() < deadline => continue,
-                other => break other?,
+                other => return other.map(|replies| (replies, 0)),
             }
-        };
-        if replies.len() != tasks.len() {
-            return Err(QueueError::Corrupt(
-                "enqueue answered for the wrong number of tasks".into(),
-            ));
         }
-        let limit = self.limits.max_queue_length;
-        Ok(tasks
-            .into_iter()
-            .zip(replies)
-            .map(|(task, (code, other))| outcome(task, code, &other, queue, limit))
-            .collect())
     }
 
     fn add_task(&self, call: &mut redis::ScriptInvocation<'_>, queue: &QueueName, task: &NewTask) {

@@ -86,6 +86,12 @@ impl Keys {
         self.queue_key(queue, &format!("claim:{claim_id}"))
     }
 
+    /// Sharded pub/sub channel announcing the queue's finished tasks (space-separated
+    /// ids), for long-poll: in the queue's slot, so `SPUBLISH` runs inside its scripts.
+    pub fn finished(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "finished")
+    }
+
     /// Present while the queue is paused.
     pub fn paused(&self, queue: &QueueName) -> String {
         self.queue_key(queue, "paused")
@@ -100,11 +106,6 @@ impl Keys {
     /// queue name contains `:`, so it can be no queue's), one fixed Redis Cluster slot.
     fn global(&self, suffix: &str) -> String {
         format!("{}:{{:global}}:{suffix}", self.prefix)
-    }
-
-    /// Pub/sub channel announcing finished tasks (space-separated ids), for long-poll.
-    pub fn finished_channel(&self) -> String {
-        self.global("finished")
     }
 
     /// Key written by the readiness probe.

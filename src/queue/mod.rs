@@ -21,6 +21,7 @@
 //! | `P:{q}:timer` | list | ≤ 1 token: something was scheduled | enqueue, settle (retry) | promoters (BLPOP) | none (≤ 1 element) |
 //! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
 //! | `P:{q}:paused` | string | present while paused | pause/resume | claim | none |
+//! | `P:{q}:finished` | sharded pub/sub channel | ids of the queue's tasks that just finished or were removed (`SPUBLISH`) | settle, cancel, remove | long-poll waiters (`SSUBSCRIBE`, while some wait on the queue) | — |
 //! | `P:{q}:claim:<claim id>` | string | `<token> <start ms> [<worker id>] <id>…`: what one claim took | claim | claim (a repeat answers the same) | the lease |
 //!
 //! Keys of the whole deployment share the hash tag `{:global}` (one fixed slot; no queue
@@ -29,41 +30,46 @@
 //! | key | type | contents | written by | read by | TTL |
 //! |---|---|---|---|---|---|
 //! | `P:G:probe` | string | readiness write probe | /readyz | — | 10 s |
-//! | `P:G:finished` | pub/sub channel | ids of tasks that just finished or were removed | settle, cancel, remove | long-poll waiters | — |
 //! | `P:G:queues` | set | every queue in use, at most `TTP_MAX_QUEUES` | register (once a minute per process and queue) | lists, stats, metrics, sweeper (forgets idle ones) | none |
 //! | `P:G:kinds` | hash | external kind → `{"queue", "description", "payload_schema"}` | PUT/DELETE /kinds | every process (cached, refreshed when the version moves) | none |
 //! | `P:G:kinds:version` | string | counter moved by every change of `kinds` | PUT/DELETE /kinds | every process, each second | none |
 
 mod admin;
 mod claim;
+mod clients;
+mod conn;
 mod connection;
 mod enqueue;
 mod fields;
+mod grouped;
 mod keys;
 mod kinds;
 mod maintenance;
+mod mode;
 mod read;
 mod registry;
+mod replicated;
 mod replies;
 mod scripts;
 mod settle;
 mod token;
+mod topology;
 mod wakeup;
 mod watch;
 
 pub use admin::{DeadPage, Removal, parse_cursor};
 pub use claim::{ClaimRequest, ClaimedTask, MAX_CLAIM};
-use connection::BlockingConnection;
 pub use enqueue::Enqueued;
 pub use fields::{ClaimEntry, LeaseFields};
 pub use keys::Keys;
 pub use maintenance::{ExpiredLease, ExpiredLeases, Promoted};
+pub use mode::Checked;
 pub use read::{Flow, QueueStats, TaskRead};
 pub use replies::Transition;
 pub use settle::{Action, Holder, Settlement};
 pub use token::LeaseToken;
 pub use wakeup::{WaitFor, Waiter};
-pub use watch::FinishedTasks;
+pub use watch::{Finished, FinishedTasks};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -109,6 +115,20 @@ pub enum QueueError {
         /// The task the key belongs to.
         existing: TaskId,
     },
+    /// The master stored the write but fewer replicas than `TTP_REDIS_MIN_REPLICAS`
+    /// confirmed it in time: it may be lost if the master fails now.
+    #[error(
+        "the write reached {acked} of the {wanted} replicas TTP_REDIS_MIN_REPLICAS requires in time"
+    )]
+    NotReplicated {
+        /// Replicas that confirmed it.
+        acked: u64,
+        /// Replicas required.
+        wanted: u64,
+    },
+    /// Redis is not the kind of deployment the settings say (`TTP_REDIS_MODE`).
+    #[error("{0}")]
+    Misconfigured(String),
     /// Redis holds data ttp did not write (or another version wrote).
     #[error("unexpected data in Redis: {0}")]
     Corrupt(String),
@@ -118,7 +138,7 @@ impl QueueError {
     /// Whether the call may have run although no answer came back: a write with this
     /// error must be reported as "outcome unknown", never as "not stored".
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, Self::Timeout(_) | Self::Lost(_))
+        matches!(self, Self::Timeout(_) | Self::Lost(_) | Self::NotReplicated { .. })
     }
 }
 
@@ -143,6 +163,7 @@ pub struct Queue {
     keys: Keys,
     scripts: Scripts,
     limits: QueueLimits,
+    min_replicas: u64,
     registered: Mutex<HashMap<QueueName, tokio::time::Instant>>,
 }
 
@@ -159,6 +180,7 @@ impl Queue {
             keys: Keys::new(&redis.key_prefix),
             scripts: Scripts::new(),
             limits,
+            min_replicas: redis.min_replicas,
             registered: Mutex::new(HashMap::new()),
         })
     }
@@ -170,38 +192,40 @@ impl Queue {
 
     /// Answers when Redis accepts a write within the deadline and is not at its memory
     /// limit: a `PING` would pass on a Redis at `maxmemory` that refuses every submission,
-    /// so readiness writes a short-lived probe key and checks `INFO memory` too.
+    /// so readiness writes a short-lived probe key and checks `INFO memory` too — of
+    /// every master, on a cluster.
     pub async fn probe_writable(&self) -> Result<(), QueueError> {
         let key = self.keys.probe();
-        let memory: String = self
-            .redis
+        self.redis
             .read(|mut c| async move {
-                let (_, memory): ((), String) = redis::pipe()
-                    .cmd("SET")
+                redis::cmd("SET")
                     .arg(key)
                     .arg(1)
                     .arg("PX")
                     .arg(10_000)
-                    .cmd("INFO")
-                    .arg("memory")
-                    .query_async(&mut c)
-                    .await?;
-                Ok(memory)
+                    .query_async::<()>(&mut c)
+                    .await
             })
             .await?;
-        if nearly_full(&memory) { Err(QueueError::OutOfMemory) } else { Ok(()) }
+        let memory = self.redis.info_of_masters("memory").await?;
+        if memory.iter().any(|info| nearly_full(info)) {
+            Err(QueueError::OutOfMemory)
+        } else {
+            Ok(())
+        }
     }
 
-    /// Redis' `maxmemory-policy`, when `CONFIG GET` is allowed (managed services may
-    /// refuse it).
+    /// Redis' `maxmemory-policy` (the first master's other than `noeviction`, on a
+    /// cluster), when `CONFIG GET` is allowed (managed services may refuse it).
     pub async fn eviction_policy(&self) -> Option<String> {
-        let reply: Result<Vec<String>, QueueError> = self
-            .redis
-            .call(|mut c| async move {
-                redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy").query_async(&mut c).await
-            })
-            .await;
-        reply.ok().and_then(|pair| pair.into_iter().nth(1))
+        let mut get = redis::cmd("CONFIG");
+        get.arg("GET").arg("maxmemory-policy");
+        let replies = self.redis.on_masters(&get).await.ok()?;
+        let policies = replies
+            .into_iter()
+            .map(|reply| redis::from_redis_value::<Vec<String>>(reply).ok()?.into_iter().nth(1))
+            .collect::<Option<Vec<String>>>()?;
+        policies.iter().find(|p| *p != "noeviction").or(policies.first()).cloned()
     }
 }
 

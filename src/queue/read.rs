@@ -54,18 +54,19 @@ impl Queue {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for id in ids {
-            // Lease first, hash last: a settlement that lands between the reads then shows
-            // its outcome, never a finished task as `queued`. (MULTI would make the reads
-            // atomic but Redis refuses it at maxmemory, when reads must work.)
-            pipe.cmd("ZSCORE").arg(self.keys.leased(id.queue())).arg(id.as_str());
-            pipe.cmd("HGET").arg(self.keys.started(id.queue())).arg(id.as_str());
-            pipe.cmd("HMGET").arg(self.keys.task(id)).arg(&RecordFields::NAMES);
-        }
-        let pipe = &pipe;
-        let flat: Vec<redis::Value> =
-            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
+        let flat = self
+            .redis
+            .read_grouped(&hashes, 3, |pipe, i| {
+                let id = &ids[i];
+                // Lease first, hash last: a settlement that lands between the reads then
+                // shows its outcome, never a finished task as `queued`. (MULTI would make
+                // the reads atomic but Redis refuses it at maxmemory, when reads must work.)
+                pipe.cmd("ZSCORE").arg(self.keys.leased(id.queue())).arg(id.as_str());
+                pipe.cmd("HGET").arg(self.keys.started(id.queue())).arg(id.as_str());
+                pipe.cmd("HMGET").arg(&hashes[i]).arg(&RecordFields::NAMES);
+            })
+            .await?;
         ids.iter().zip(flat.chunks(3)).map(|(id, reply)| record_of(id, reply)).collect()
     }
 
@@ -75,19 +76,21 @@ impl Queue {
         all.pop().ok_or_else(|| QueueError::Corrupt("no stats for the queue".into()))
     }
 
-    /// Counts of every queue in `queues`, in order, read in one pipelined round trip.
+    /// Counts of every queue in `queues`, in order, read in one pipelined round trip per
+    /// Redis node.
     pub async fn stats_many(&self, queues: &[QueueName]) -> Result<Vec<QueueStats>, QueueError> {
         if queues.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for queue in queues {
-            self.add_stats(&mut pipe, queue);
-        }
-        let pipe = &pipe;
-        let flat: Vec<u64> =
-            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
-        Ok(flat.chunks(5).map(stats_of).collect())
+        let keys: Vec<String> = queues.iter().map(|q| self.keys.pending(q)).collect();
+        let flat =
+            self.redis.read_grouped(&keys, 5, |pipe, i| self.add_stats(pipe, &queues[i])).await?;
+        let counts = flat
+            .iter()
+            .map(redis::from_redis_value_ref::<u64>)
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|e| QueueError::Corrupt(format!("queue counts: {e}")))?;
+        Ok(counts.chunks(5).map(stats_of).collect())
     }
 
     /// Counts and flow counters of every queue in `queues`, in order, in one pipelined

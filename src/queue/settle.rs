@@ -79,10 +79,10 @@ impl Queue {
             .key(self.keys.wake(queue))
             .key(self.keys.timer(queue))
             .key(self.keys.flow(queue))
+            .key(self.keys.finished(queue))
             .arg(now_ms())
             .arg(self.limits.dead_ttl_s)
-            .arg(self.limits.dead_max)
-            .arg(self.keys.finished_channel());
+            .arg(self.limits.dead_max);
         for item in items {
             let (name, text, due) = match &item.action {
                 Action::Succeed(result) => ("succeed", result.to_string(), 0),

@@ -31,6 +31,11 @@ pub fn test_config(redis_url: &str) -> Config {
     }
 }
 
+/// [`test_config`] for a Redis Cluster: cluster mode, its seed nodes.
+pub fn cluster_config(cluster: &super::RedisCluster) -> Config {
+    Config { redis_mode: crate::config::RedisMode::Cluster, ..test_config(&cluster.url()) }
+}
+
 /// A plain reqwest client for tests. reqwest is built without a default TLS provider,
 /// so `reqwest::Client::new()` panics unless one is installed; this installs it first.
 pub fn http_client() -> reqwest::Client {

@@ -2,9 +2,10 @@
 //! task-hash fields (one at a time, or in pipelined chunks for thousands of tasks), the
 //! wait until tasks reach a state, and the check that a drained queue holds nothing.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use super::RedisServer;
 use crate::queue::Keys;
@@ -81,20 +82,29 @@ pub async fn connect(redis: &RedisServer) -> MultiplexedConnection {
 }
 
 /// `fields` of the task hash of every id, in order (`None` for a missing field or task).
-pub async fn task_fields(
-    conn: &mut MultiplexedConnection,
+/// One pipeline per queue and chunk, so it also reads through a cluster connection.
+pub async fn task_fields<C: ConnectionLike>(
+    conn: &mut C,
     ids: &[String],
     fields: &[&str],
 ) -> Vec<Vec<Option<String>>> {
     let keys = default_keys();
-    let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let mut pipe = redis::pipe();
-        for id in chunk {
-            pipe.cmd("HMGET").arg(keys.task(&TaskId::parse(id).unwrap())).arg(fields);
+    let mut by_queue: HashMap<QueueName, Vec<usize>> = HashMap::new();
+    for (at, id) in ids.iter().enumerate() {
+        by_queue.entry(TaskId::parse(id).unwrap().queue().clone()).or_default().push(at);
+    }
+    let mut rows = vec![Vec::new(); ids.len()];
+    for positions in by_queue.values() {
+        for chunk in positions.chunks(CHUNK) {
+            let mut pipe = redis::pipe();
+            for &at in chunk {
+                pipe.cmd("HMGET").arg(keys.task(&TaskId::parse(&ids[at]).unwrap())).arg(fields);
+            }
+            let part: Vec<Vec<Option<String>>> = pipe.query_async(conn).await.unwrap();
+            for (&at, row) in chunk.iter().zip(part) {
+                rows[at] = row;
+            }
         }
-        let part: Vec<Vec<Option<String>>> = pipe.query_async(conn).await.unwrap();
-        rows.extend(part);
     }
     rows
 }
@@ -106,8 +116,8 @@ pub fn is_terminal(state: Option<&str>) -> bool {
 
 /// Polls until every task in `ids` is terminal, calling `progress(done, total)` about
 /// every 5 s; panics after `within` naming a few stragglers and their fields.
-pub async fn wait_terminal(
-    conn: &mut MultiplexedConnection,
+pub async fn wait_terminal<C: ConnectionLike>(
+    conn: &mut C,
     ids: &[String],
     within: Duration,
     mut progress: impl FnMut(usize, usize),
@@ -148,18 +158,24 @@ pub async fn wait_terminal(
 /// Asserts that the default queue's pending, scheduled and lease sets and its started
 /// hash are empty: nothing is waiting, nothing is held.
 pub async fn assert_nothing_held(conn: &mut MultiplexedConnection) {
-    let (keys, queue) = (default_keys(), default_queue());
+    assert_queue_holds_nothing(conn, &default_queue()).await;
+}
+
+/// Asserts that `queue`'s pending, scheduled and lease sets and its started hash are
+/// empty.
+pub async fn assert_queue_holds_nothing<C: ConnectionLike>(conn: &mut C, queue: &QueueName) {
+    let keys = default_keys();
     let (pending, scheduled, leased, started): (u64, u64, u64, u64) = redis::pipe()
-        .zcard(keys.pending(&queue))
-        .zcard(keys.scheduled(&queue))
-        .zcard(keys.leased(&queue))
-        .hlen(keys.started(&queue))
+        .zcard(keys.pending(queue))
+        .zcard(keys.scheduled(queue))
+        .zcard(keys.leased(queue))
+        .hlen(keys.started(queue))
         .query_async(conn)
         .await
         .unwrap();
     assert_eq!(
         (pending, scheduled, leased, started),
         (0, 0, 0, 0),
-        "(pending, scheduled, leased, started) must all be empty"
+        "{queue}: (pending, scheduled, leased, started) must all be empty"
     );
 }

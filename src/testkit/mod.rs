@@ -9,6 +9,7 @@
 
 mod app;
 mod certs;
+mod cluster;
 mod events;
 mod inspect;
 mod problem;
@@ -16,8 +17,9 @@ mod process;
 mod pyworker;
 mod server;
 
-pub use app::{TestApp, http_client, http_client_builder, test_config};
+pub use app::{TestApp, cluster_config, http_client, http_client_builder, test_config};
 pub use certs::TestCerts;
+pub use cluster::RedisCluster;
 pub use events::{Event, EventStream, queue_row};
 pub use inspect::*;
 pub use problem::assert_problem;

@@ -6,7 +6,9 @@
 mod auth;
 mod bench;
 mod chaos;
+mod chaos_cluster;
 mod chaos_stalls;
+mod cluster;
 mod connections;
 mod dashboard;
 mod dashboard_limits;
@@ -32,6 +34,7 @@ mod races;
 mod redis_faults;
 mod redis_security;
 mod removal;
+mod replication;
 mod robustness;
 mod scopes;
 mod stalls;

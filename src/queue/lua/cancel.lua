@@ -1,8 +1,9 @@
 -- cancel.lua: cancel a task that has not started. Removing it from pending/scheduled in
 -- the same script that marks it cancelled means no worker can claim it afterwards.
 -- KEYS[1] pending zset, KEYS[2] scheduled zset, KEYS[3] task hash, KEYS[4] flow counters
--- (a cancelled task counts as `out`)
--- ARGV[1] task id, ARGV[2] now_ms, ARGV[3] channel that hears of finished tasks
+-- (a cancelled task counts as `out`), KEYS[5] the queue's sharded channel that hears of
+-- finished tasks
+-- ARGV[1] task id, ARGV[2] now_ms
 -- returns: 1 cancelled, 0 not cancellable (running or finished: see its state),
 --          -1 no such task
 local state = redis.call('HGET', KEYS[3], 'state')
@@ -14,5 +15,5 @@ if removed == 0 then return 0 end
 redis.call('HSET', KEYS[3], 'state', 'cancelled', 'finished', ARGV[2])
 redis.call('EXPIRE', KEYS[3], redis.call('HGET', KEYS[3], 'ttl'))
 redis.call('HINCRBY', KEYS[4], 'out', 1)
-redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('SPUBLISH', KEYS[5], ARGV[1])
 return 1

@@ -4,8 +4,10 @@
 -- long-poll waiters hear of it on the finished channel (and read 404). Removing twice is
 -- harmless: the second call finds no task.
 -- KEYS[1] pending zset, KEYS[2] scheduled zset, KEYS[3] leased zset, KEYS[4] task hash,
--- KEYS[5] dead zset, KEYS[6] the dead-letter set of its kind
--- ARGV[1] task id, ARGV[2] channel that hears of finished tasks
+-- KEYS[5] dead zset, KEYS[6] the dead-letter set of its kind, KEYS[7] flow counters (a
+-- task removed before it started counts as `out`, like a cancel), KEYS[8] the queue's
+-- sharded channel that hears of finished tasks
+-- ARGV[1] task id
 -- returns: 2 removed a task that had not started (it counts as cancelled),
 --          1 removed a finished task (succeeded, failed or cancelled),
 --          0 running (in the lease set): nothing changed, -1 no such task
@@ -16,6 +18,7 @@ local code
 if state == 'queued' or state == 'scheduled' then
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HINCRBY', KEYS[7], 'out', 1)
   code = 2
 elseif state == 'succeeded' or state == 'failed' or state == 'cancelled' then
   redis.call('ZREM', KEYS[5], ARGV[1])
@@ -25,5 +28,5 @@ else
   return 0
 end
 redis.call('DEL', KEYS[4])
-redis.call('PUBLISH', ARGV[2], ARGV[1])
+redis.call('SPUBLISH', KEYS[8], ARGV[1])
 return code

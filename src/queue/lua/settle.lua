@@ -5,12 +5,13 @@
 -- (ZMSCORE, HMGET of the started hash); per task a success costs HSET and EXPIRE.
 -- KEYS[1] leased, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] dead, KEYS[5] started hash,
 -- KEYS[6] wake, KEYS[7] timer, KEYS[8] flow counters (`out` counts tasks that finished:
--- one HINCRBY per call), then two keys per task i: KEYS[7+2i] its hash,
--- KEYS[8+2i] the dead-letter set of its kind
+-- one HINCRBY per call), KEYS[9] the queue's sharded channel that hears of finished tasks
+-- (long-poll waiters), then two keys per task i: KEYS[8+2i] its hash, KEYS[9+2i] the
+-- dead-letter set of its kind
 -- The reaper's condition (the lease must have expired) is judged by Redis' clock, the one
 -- lease deadlines are set by.
--- ARGV[1] now_ms (stored times), ARGV[2] dead_ttl_s, ARGV[3] dead_max, ARGV[4] channel that hears of
--- finished tasks (long-poll waiters), then 10 values per task:
+-- ARGV[1] now_ms (stored times), ARGV[2] dead_ttl_s, ARGV[3] dead_max, then 10 values
+-- per task:
 --   id, action, claim token, lease must have expired (1/0), start ms of the attempt,
 --   attempt number, priority, result ttl s, text, due ms
 -- actions: succeed (text = result json; the hash expires after the result ttl; an
@@ -22,17 +23,17 @@
 --                   claim entry) → off the lease set
 -- returns: per task 1 applied, 0 fenced off
 local now, dead_ttl, dead_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local n = (#ARGV - 4) / 10
+local n = (#ARGV - 3) / 10
 local ids = {}
-for i = 1, n do ids[i] = ARGV[4 + (i - 1) * 10 + 1] end
+for i = 1, n do ids[i] = ARGV[3 + (i - 1) * 10 + 1] end
 local leases = redis.call('ZMSCORE', KEYS[1], unpack(ids))
 local clock = redis_now_ms()
 local claims = redis.call('HMGET', KEYS[5], unpack(ids))
 local out, ready, later, died, done, ended = {}, {}, {}, false, {}, {}
 for i = 1, n do
-  local b = 4 + (i - 1) * 10
+  local b = 3 + (i - 1) * 10
   local id, action, token, expired = ids[i], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local hash, dead_kind, lease, claim = KEYS[7 + 2 * i], KEYS[8 + 2 * i], leases[i], claims[i]
+  local hash, dead_kind, lease, claim = KEYS[8 + 2 * i], KEYS[9 + 2 * i], leases[i], claims[i]
   local owned = claim and string.sub(claim, 1, #token + 1) == token .. ' '
   if action == 'forget' and not claim then owned = true end
   local ok = lease and owned and (expired == '0' or tonumber(lease) <= clock)
@@ -79,6 +80,6 @@ add_and_wake(KEYS[3], later, KEYS[7])
 if died then trim_dead(KEYS[4], now, dead_ttl, dead_max) end
 if #done > 0 then
   redis.call('HINCRBY', KEYS[8], 'out', #done)
-  redis.call('PUBLISH', ARGV[4], table.concat(done, ' '))
+  redis.call('SPUBLISH', KEYS[9], table.concat(done, ' '))
 end
 return out
