@@ -35,6 +35,8 @@
 //! - [`backoff`]: the pause of every loop whose Redis calls fail.
 //! - [`crypto`]: rustls with `ring` as the process-wide TLS provider.
 //! - [`shutdown`]: SIGINT/SIGTERM to a cancellation token.
+//! - [`schedule`]: recurring schedules: the spec, cron and interval ticks with their
+//!   daylight-saving rules, the plan of one firing. Imports only [`task`].
 //! - [`task`]: domain types: ids, names, states, validated submissions, records, retry
 //!   policy. Imports nothing of ttp.
 //! - [`bench`](mod@bench): the load generator behind `ttp bench` and `make bench` (beside the
@@ -55,6 +57,7 @@ pub mod crypto;
 pub mod kinds;
 pub mod metrics;
 pub mod queue;
+pub mod schedule;
 pub mod server;
 pub mod shutdown;
 pub mod task;
