@@ -21,6 +21,8 @@ pub enum WaitFor {
     Work,
     /// A newly scheduled task (its timer list), for the promoters.
     Schedule,
+    /// A schedule created or changed (its queue's schedule wake list), for the schedulers.
+    Schedules,
 }
 
 /// A blocking waiter with its own connection.
@@ -51,6 +53,7 @@ impl Waiter {
             .map(|q| match self.what {
                 WaitFor::Work => keys.wake(q),
                 WaitFor::Schedule => keys.timer(q),
+                WaitFor::Schedules => keys.schedules_wake(q),
             })
             .collect();
         let connection = match &mut self.connection {
