@@ -157,6 +157,10 @@ impl App {
         let catalog = Arc::new(Catalog::new(registry.clone()));
         background.spawn(kinds_sync::run(queue.clone(), catalog.clone(), shutdown.clone()));
         let worker = settings.worker.clone();
+        if roles.workers && settings.scheduler {
+            let stop = shutdown.clone();
+            background.spawn(crate::scheduler::run(queue.clone(), metrics.clone(), stop));
+        }
         if roles.workers {
             tracing::info!(concurrency = worker.concurrency, queues = ?worker.queue_names(), "workers started");
         }

@@ -31,6 +31,7 @@ use crate::task::TaskRequest;
         (name = "tasks", description = "Submit, read, cancel and retry tasks."),
         (name = "queues", description = "Queue counts, pause and resume, the dead-letter list."),
         (name = "kinds", description = "The kinds a task may have, with their payload schemas; declaring external kinds."),
+        (name = "schedules", description = "Recurring tasks: cron or interval schedules, fired exactly once per tick by every ttp process together."),
         (name = "workers", description = "The lease API: workers in any language claim tasks, renew their leases and hand back outcomes."),
         (name = "health", description = "Liveness, readiness, metrics and this document."),
     ),

@@ -152,6 +152,8 @@ pub struct Config {
     pub http_signing_secret_file: String,
     /// Time running tasks get to finish after SIGTERM (`TTP_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace_ms: u64,
+    /// `on` or `off`: whether a process that runs workers fires schedules (`TTP_SCHEDULER`).
+    pub scheduler: String,
     /// Log filter, e.g. `info` or `ttp=debug` (`TTP_LOG`).
     pub log: String,
     /// `text` or `json` (`TTP_LOG_FORMAT`).
@@ -206,6 +208,7 @@ impl Default for Config {
             http_signing_secret: String::new(),
             http_signing_secret_file: String::new(),
             shutdown_grace_ms: 30_000,
+            scheduler: "on".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
         }

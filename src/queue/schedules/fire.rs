@@ -44,6 +44,8 @@ pub struct Firing {
     pub missed: u64,
     /// Ticks to fire and their tasks' ids.
     pub ticks: Vec<(i64, TaskId)>,
+    /// More than one tick was due: the fired ones are a catch-up.
+    pub behind: bool,
 }
 
 /// What the fire script did with one firing.

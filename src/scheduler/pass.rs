@@ -1,0 +1,91 @@
+//! One firing pass over one queue: read its due schedules (by Redis' clock) and their
+//! state, plan each one (a pure function of spec, stored next tick and clock), and apply
+//! the plans in batched fire scripts, each of which re-checks every schedule's state.
+
+use super::cache::Schedules;
+use crate::metrics::Metrics;
+use crate::queue::schedules::{FireResult, Firing, FiringState};
+use crate::queue::{Queue, QueueError};
+use crate::schedule::{Overlap, Plan, Schedule};
+use crate::task::{QueueName, TaskId};
+
+/// Due schedules read per pass of a queue; more are fired by the next pass at once.
+const DUE_PER_PASS: usize = 500;
+
+/// Schedules per fire script call.
+const PER_CALL: usize = 50;
+
+/// Wait after a pass whose plans all lost their compare-and-set (another process fired
+/// them) or could not be made: long enough not to spin, short next to any tick.
+const RETRY_MS: i64 = 50;
+
+/// Fires the due schedules of `on`; the time until its next tick (ms by Redis' clock),
+/// if it has one.
+pub async fn fire_queue(
+    queue: &Queue,
+    metrics: &Metrics,
+    cache: &mut Schedules,
+    on: &QueueName,
+) -> Result<Option<i64>, QueueError> {
+    let due = queue.due_schedules(on, DUE_PER_PASS).await?;
+    if due.due.is_empty() {
+        return Ok(due.next_ms.map(|next| next - due.now_ms));
+    }
+    let names: Vec<String> = due.due.iter().map(|(name, _)| name.clone()).collect();
+    let states = queue.firing_states(on, &names).await?;
+    let mut firings = Vec::with_capacity(names.len());
+    for (name, state) in names.into_iter().zip(states) {
+        let Some(state) = state else { continue };
+        let Some(schedule) = cache.get(queue, on, &name, &state.sha).await? else { continue };
+        if let Some(firing) = plan(&schedule, name, state, due.now_ms) {
+            firings.push(firing);
+        }
+    }
+    let mut applied = 0;
+    for batch in firings.chunks(PER_CALL) {
+        let (now, results) = queue.fire(on, batch).await?;
+        for (firing, result) in batch.iter().zip(&results) {
+            applied += usize::from(result.done);
+            count(metrics, on, firing, result, now);
+        }
+    }
+    Ok(Some(if applied > 0 { 0 } else { RETRY_MS }))
+}
+
+/// The firing of `schedule` from its stored `state` at `now_ms`.
+fn plan(schedule: &Schedule, name: String, state: FiringState, now_ms: i64) -> Option<Firing> {
+    let due: i64 = state.next.parse().ok()?;
+    let Plan { fire, missed, next, behind } = schedule.plan(due, now_ms);
+    let queue = schedule.queue().clone();
+    let ticks = fire.into_iter().map(|t| (t, TaskId::for_tick(&queue, &name, t))).collect();
+    Some(Firing {
+        skip_overlap: schedule.spec().overlap == Overlap::Skip,
+        name,
+        from: state,
+        next_ms: next,
+        missed,
+        ticks,
+        behind,
+    })
+}
+
+/// `ttp_schedule_ticks_total{queue,outcome}` and `ttp_schedule_lag_seconds{queue}` of
+/// one applied firing.
+fn count(metrics: &Metrics, on: &QueueName, firing: &Firing, result: &FireResult, now: i64) {
+    if !result.done {
+        return;
+    }
+    let ticks = |outcome: &str, n: u64| {
+        if n > 0 {
+            metrics.schedule_ticks.with_label_values(&[on.as_str(), outcome]).inc_by(n);
+        }
+    };
+    let fired = if firing.behind { "caught_up" } else { "fired" };
+    ticks(fired, result.fired.len() as u64);
+    ticks("skipped_overlap", result.overlapped);
+    ticks("missed", firing.missed + result.refused);
+    let lag = metrics.schedule_lag_seconds.with_label_values(&[on.as_str()]);
+    for tick in &result.fired {
+        lag.observe((now - tick).max(0) as f64 / 1000.0);
+    }
+}
