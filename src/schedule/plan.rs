@@ -29,8 +29,9 @@ pub struct Plan {
 
 impl Schedule {
     /// The plan for a schedule whose stored next tick `due` is at or before `now_ms`
-    /// (Redis' clock).
+    /// (Redis' clock). The next tick is always after `due`, whatever the clock says.
     pub fn plan(&self, due: i64, now_ms: i64) -> Plan {
+        let now_ms = now_ms.max(due);
         let until = self.end_ms.map_or(now_ms, |end| end.min(now_ms));
         let after_now =
             || self.expr.next_after(now_ms).filter(|t| self.end_ms.is_none_or(|e| *t <= e));
@@ -83,6 +84,8 @@ mod tests {
             let schedule = every_200(catchup, serde_json::json!({}));
             assert_eq!(schedule.plan(1000, 1000), plan(&[1000], 0, Some(1200), false), "{catchup}");
             assert_eq!(schedule.plan(1000, 1199), plan(&[1000], 0, Some(1200), false), "{catchup}");
+            // A clock behind the tick (a stale read) never makes the next tick repeat it.
+            assert_eq!(schedule.plan(1000, 900), plan(&[1000], 0, Some(1200), false), "{catchup}");
         }
     }
 

@@ -54,7 +54,9 @@ pub async fn fire_queue(
 
 /// The firing of `schedule` from its stored `state` at `now_ms`.
 fn plan(schedule: &Schedule, name: String, state: FiringState, now_ms: i64) -> Option<Firing> {
-    let due: i64 = state.next.parse().ok()?;
+    // The state is read after the due list: another process may have fired the tick
+    // meanwhile, leaving a next tick that is not due yet.
+    let due: i64 = state.next.parse().ok().filter(|due| *due <= now_ms)?;
     let Plan { fire, missed, next, behind } = schedule.plan(due, now_ms);
     let queue = schedule.queue().clone();
     let ticks = fire.into_iter().map(|t| (t, TaskId::for_tick(&queue, &name, t))).collect();

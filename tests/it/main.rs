@@ -28,6 +28,7 @@ mod races;
 mod redis_faults;
 mod redis_security;
 mod robustness;
+mod schedules;
 mod scopes;
 mod stalls;
 

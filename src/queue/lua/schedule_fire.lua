@@ -11,12 +11,12 @@
 --   tick planned from, sha of its spec, last task id ('' none), new next tick ('' none:
 --   ended), overlap (skip|allow), ticks missed by the plan, n ticks, then per tick: tick
 --   ms, task id
--- returns {now, per schedule {code, overlapped, refused, fired tick...}}: code 1 done,
+-- returns {now, {per schedule {code, overlapped, refused, fired tick...}}}: code 1 done,
 --   0 changed meanwhile (nothing done)
 local q = {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], woken = {}}
 local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = redis_now_ms()
-local out = {now}
+local out = {}
 local k, a = 7, 3
 for _ = 1, n do
   local record, runs, last = KEYS[k], KEYS[k + 1], KEYS[k + 2]
@@ -24,8 +24,10 @@ for _ = 1, n do
   local skip_overlap, missed, ticks = ARGV[a + 5] == 'skip', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
   local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state')
   local result = {0, 0, 0}
+  -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
+  -- another process advanced the schedule must not fire its next tick early.
   if current[1] == from and current[2] == sha and (current[3] or '') == last_id
-      and current[4] == 'active' then
+      and current[4] == 'active' and tonumber(from) <= now then
     result[1] = 1
     local t = redis.call('HMGET', record, unpack(TEMPLATE))
     local busy = skip_overlap and last_id ~= '' and task_active(last)
@@ -37,7 +39,7 @@ for _ = 1, n do
         result[3] = result[3] + 1
       else
         record_run(record, runs, tick, id, now)
-        result[#result + 1] = tick
+        result[#result + 1] = tonumber(tick)
         busy = skip_overlap
       end
     end
@@ -57,4 +59,4 @@ for _ = 1, n do
   a = a + 8 + 2 * ticks
 end
 signal_queue(q)
-return out
+return {now, out}
