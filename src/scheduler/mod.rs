@@ -28,6 +28,9 @@ pub use pass::fire_queue;
 /// know of yet is seen.
 const LONGEST_SLEEP: Duration = Duration::from_secs(1);
 
+/// How often the listener looks again for queues to listen to while it knows of none.
+const NO_QUEUES_SLEEP: Duration = Duration::from_millis(100);
+
 /// Fires schedules until `stop`.
 pub async fn run(queue: Arc<Queue>, metrics: Metrics, stop: CancellationToken) {
     let signal = Arc::new(Notify::new());
@@ -96,7 +99,7 @@ async fn listen(
         let names = queues.lock().map(|q| q.clone()).unwrap_or_default();
         if names.is_empty() {
             tokio::select! {
-                () = tokio::time::sleep(LONGEST_SLEEP) => continue,
+                () = tokio::time::sleep(NO_QUEUES_SLEEP) => continue,
                 () = stop.cancelled() => return,
             }
         }
