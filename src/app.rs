@@ -199,6 +199,9 @@ impl App {
                 shutdown.clone(),
             ));
             background.spawn(keep_keys(guard.clone(), shutdown.clone()));
+            let (entries, applying) = (settings.schedules.clone(), state.clone());
+            background
+                .spawn(async move { api::schedules::config::apply(&applying, &entries).await });
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }

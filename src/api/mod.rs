@@ -14,7 +14,7 @@ mod layers;
 pub mod lease;
 pub mod openapi;
 mod queues;
-mod schedules;
+pub mod schedules;
 mod submission;
 mod task_actions;
 mod tasks;

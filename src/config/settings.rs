@@ -37,6 +37,8 @@ pub struct Settings {
     pub push: PushSettings,
     /// Fire schedules (in a process that runs workers).
     pub scheduler: bool,
+    /// `[[schedules]]` of the TOML file, upserted at start-up.
+    pub schedules: Vec<serde_json::Value>,
 }
 
 /// Limits the queue enforces on every write.
@@ -162,6 +164,7 @@ impl Config {
             allowed_queues,
             push,
             scheduler,
+            schedules: self.schedules.clone(),
         })
     }
 

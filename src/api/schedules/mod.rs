@@ -5,6 +5,7 @@
 //! The schedulers (`crate::scheduler`) fire it; nothing here fires a tick.
 
 pub mod actions;
+pub mod config;
 pub mod put;
 mod view;
 

@@ -47,13 +47,28 @@ pub async fn put(
     Path(name): Path<String>,
     ApiJson(request): ApiJson<ScheduleRequest>,
 ) -> Result<Response, ApiError> {
-    let name = ScheduleName::parse(&name)?;
-    let task = validate(&state, request.task.clone()).map_err(in_task)?;
-    caller.require_queue(&task.queue)?;
-    let schedule = Schedule::new(ScheduleSpec::from_request(&request, &task)?)?;
+    let (status, view) = upsert(&state, Some(&caller), &name, &request).await?;
+    Ok((status, Json(view)).into_response())
+}
+
+/// Creates (201) or changes (200) schedule `name` as `caller` (`None`: the configuration
+/// file, which may touch every queue); the PUT route and the start-up upsert of
+/// `[[schedules]]` share it.
+pub async fn upsert(
+    state: &AppState,
+    caller: Option<&Caller>,
+    name: &str,
+    request: &ScheduleRequest,
+) -> Result<(StatusCode, ScheduleView), ApiError> {
+    let name = ScheduleName::parse(name)?;
+    let task = validate(state, request.task.clone()).map_err(in_task)?;
+    if let Some(caller) = caller {
+        caller.require_queue(&task.queue)?;
+    }
+    let schedule = Schedule::new(ScheduleSpec::from_request(request, &task)?)?;
     let now = state.queue.redis_time_ms().await?;
     schedule.check_fires(now)?;
-    claim(&state, &name, &schedule).await?;
+    claim(state, &name, &schedule).await?;
     let put = SchedulePut {
         name: name.as_str().to_owned(),
         queue: task.queue.clone(),
@@ -63,9 +78,9 @@ pub async fn put(
         template: template(&task, schedule.spec()),
     };
     let (outcome, _) = state.queue.put_schedule(&put).await?;
-    let view = ScheduleView::of(record(&state, &name, &task.queue).await?)?;
+    let view = ScheduleView::of(record(state, &name, &task.queue).await?)?;
     let status = if outcome == PutOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(view)).into_response())
+    Ok((status, view))
 }
 
 /// A template error, named under `task.` as in the request.

@@ -130,3 +130,39 @@ async fn every_bad_input_is_a_422_naming_its_field() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_of_the_configuration_file_are_upserted_at_start_up() {
+    let redis = RedisServer::start();
+    let config = ttp::config::Config {
+        schedules: vec![
+            json!({"name": "from-file", "every_ms": 60_000, "task": {"kind": "noop", "queue": PARKED}}),
+            json!({"name": "broken", "cron": "61 * * * *", "task": {"kind": "noop"}}),
+        ],
+        ..ttp::testkit::test_config(&redis.url())
+    };
+    let roles = ttp::app::Roles { api: true, workers: false };
+    let registry = ttp::kinds::HandlerRegistry::with_builtins();
+    let first = TestApp::spawn_with(config.clone(), roles, registry.clone()).await;
+    let found = async |app: &TestApp| {
+        for _ in 0..100 {
+            let response = app.http.get(app.url("/schedules/from-file")).send().await.unwrap();
+            if response.status() == 200 {
+                return response.json::<Value>().await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the schedule of the configuration file was not applied");
+    };
+    let applied = found(&first).await;
+    // A second process applying the same file changes nothing.
+    let second = TestApp::spawn_with(config, roles, registry).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let again = found(&second).await;
+    assert_eq!(again["updated_at"], applied["updated_at"]);
+    assert_eq!(again["next_runs"], applied["next_runs"]);
+    let broken = first.http.get(first.url("/schedules/broken")).send().await.unwrap();
+    assert_problem(broken, 404, None).await;
+    first.shutdown().await;
+    second.shutdown().await;
+}
