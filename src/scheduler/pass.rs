@@ -10,7 +10,7 @@ use crate::schedule::{Overlap, Plan, Schedule};
 use crate::task::{QueueName, TaskId};
 
 /// Due schedules read per pass of a queue; more are fired by the next pass at once.
-const DUE_PER_PASS: usize = 500;
+const DUE_PER_PASS: usize = 1000;
 
 /// Schedules per fire script call.
 const PER_CALL: usize = 50;
@@ -41,15 +41,38 @@ pub async fn fire_queue(
             firings.push(firing);
         }
     }
+    let applied = fire_batches(queue, metrics, on, &firings).await?;
+    Ok(Some(if applied > 0 { 0 } else { RETRY_MS }))
+}
+
+/// Sends the batches of `firings` at once (Redis runs them one after the other, without
+/// a round trip between them); how many firings were applied. Every process plans the
+/// same batches; each sends them in its own random order, so that processes woken by the
+/// same tick mostly apply different batches instead of losing the same compare-and-sets.
+async fn fire_batches(
+    queue: &Queue,
+    metrics: &Metrics,
+    on: &QueueName,
+    firings: &[Firing],
+) -> Result<usize, QueueError> {
+    let mut batches: Vec<&[Firing]> = firings.chunks(PER_CALL).collect();
+    fastrand::shuffle(&mut batches);
+    let calls = batches.iter().map(|batch| queue.fire(on, batch));
+    let replies = futures_util::future::join_all(calls).await;
     let mut applied = 0;
-    for batch in firings.chunks(PER_CALL) {
-        let (now, results) = queue.fire(on, batch).await?;
-        for (firing, result) in batch.iter().zip(&results) {
-            applied += usize::from(result.done);
-            count(metrics, on, firing, result, now);
+    let mut failed = None;
+    for (batch, reply) in batches.iter().zip(replies) {
+        match reply {
+            Ok((now, results)) => {
+                for (firing, result) in batch.iter().zip(&results) {
+                    applied += usize::from(result.done);
+                    count(metrics, on, firing, result, now);
+                }
+            }
+            Err(e) => failed = Some(e),
         }
     }
-    Ok(Some(if applied > 0 { 0 } else { RETRY_MS }))
+    failed.map_or(Ok(applied), Err)
 }
 
 /// The firing of `schedule` from its stored `state` at `now_ms`.
