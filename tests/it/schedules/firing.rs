@@ -198,3 +198,25 @@ async fn overlap_skip_fires_no_task_while_the_previous_one_runs() {
     assert!(ticks.windows(2).all(|w| w[0] - w[1] >= 600), "runs overlap: {ticks:?}");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_stops_at_end_at_and_says_so() {
+    let redis = RedisServer::start();
+    let app = scheduler_app(&redis).await;
+    warm_up(&app).await;
+    let end = redis_ms(&redis) + 450;
+    let end_at = chrono::DateTime::from_timestamp_millis(end).unwrap().to_rfc3339();
+    let body = json!({"every_ms": 100, "catchup": "all", "overlap": "allow", "end_at": end_at,
+                      "task": {"kind": "noop", "queue": PARKED}});
+    assert_eq!(put(&app.http, &app.url(""), "ending", &body).await.status(), 201);
+    sleep_until_redis(&redis, end + 400).await;
+    let ended = view(&app.http, &app.url(""), "ending").await;
+    assert_eq!(ended["state"], "ended", "{ended}");
+    assert_eq!(ended["next_runs"], json!([]));
+    let ticks = parked_ticks(&redis, PARKED);
+    assert_consecutive(&ticks, 100);
+    assert!(ticks.iter().all(|t| *t <= end), "{ticks:?} past {end}");
+    assert!(ticks.len() >= 3, "{ticks:?}");
+    assert_eq!(ended["fired"], ticks.len());
+    app.shutdown().await;
+}
