@@ -22,7 +22,11 @@ async fn three_processes_with_sigkills_fire_every_tick_exactly_once() {
     let redis = RedisServer::start();
     let http = http_client();
     let mut processes = [start(&redis), start(&redis), start(&redis)];
-    assert_eq!(put(&http, &base(&processes[0]), "kills", &every(200, "all")).await.status(), 201);
+    let created = put(&http, &base(&processes[0]), "kills", &every(200, "all")).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let first = created["next_runs"][0].as_str().unwrap();
+    let first = chrono::DateTime::parse_from_rfc3339(first).unwrap().timestamp_millis();
     for victim in [1, 2] {
         tokio::time::sleep(Duration::from_millis(1_200)).await;
         processes[victim].signal("KILL");
@@ -31,6 +35,7 @@ async fn three_processes_with_sigkills_fire_every_tick_exactly_once() {
         processes[victim] = start(&redis);
     }
     tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let paused_at = super::redis_ms(&redis);
     let paused = http.post(processes[0].url("/schedules/kills/pause")).send().await.unwrap();
     assert_eq!(paused.status(), 200);
     let done = view(&http, &base(&processes[0]), "kills").await;
@@ -46,6 +51,9 @@ async fn three_processes_with_sigkills_fire_every_tick_exactly_once() {
         done["missed"]
     );
     assert!(ticks.len() >= 20, "{ticks:?}");
+    // None missing at either end: from the first tick after the PUT to the pause.
+    assert_eq!(ticks[0], first, "{ticks:?}");
+    assert!(ticks[ticks.len() - 1] > paused_at - 1_000, "{ticks:?} paused at {paused_at}");
     assert_eq!(done["fired"], ticks.len(), "{done}");
     assert_eq!(done["missed"], 0, "{done}");
 }
