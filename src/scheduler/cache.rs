@@ -31,28 +31,37 @@ impl Schedules {
         Ok(self.queues.clone())
     }
 
-    /// The parsed schedule `name` of `queue` whose stored spec has `sha`, reading and
-    /// parsing it when unknown; `None` when it is gone or unreadable (logged).
-    pub async fn get(
+    /// The parsed schedules of `wanted` (name, sha of the stored spec) in `on`, in order:
+    /// those not known at that sha are read in one pipelined round trip and parsed. `None`
+    /// for one that is gone or unreadable (logged).
+    pub async fn get_many(
         &mut self,
         queue: &Queue,
         on: &QueueName,
-        name: &str,
-        sha: &str,
-    ) -> Result<Option<Schedule>, QueueError> {
-        let key = (on.clone(), name.to_owned());
-        if let Some((known, parsed)) = self.parsed.get(&key)
-            && known == sha
-        {
-            return Ok(parsed.clone());
+        wanted: &[(&str, &str)],
+    ) -> Result<Vec<Option<Schedule>>, QueueError> {
+        let known = |(name, sha): &(&str, &str)| {
+            let cached = self.parsed.get(&(on.clone(), (*name).to_owned()));
+            cached.is_some_and(|(at, _)| at == sha)
+        };
+        let missing: Vec<&str> =
+            wanted.iter().filter(|w| !known(w)).map(|(name, _)| *name).collect();
+        if !missing.is_empty() {
+            let stored = queue.schedule_specs(on, &missing).await?;
+            for (name, stored) in missing.iter().zip(stored) {
+                let Some((sha, text)) = stored else { continue };
+                let parsed = ScheduleSpec::from_json(&text).and_then(|s| Schedule::new(s).ok());
+                if parsed.is_none() {
+                    tracing::error!(schedule = name, queue = %on, "stored schedule spec is unreadable; it does not fire");
+                }
+                self.parsed.insert((on.clone(), (*name).to_owned()), (sha, parsed));
+            }
         }
-        let stored = queue.schedule_specs(on, &[name]).await?.pop().flatten();
-        let Some((sha, text)) = stored else { return Ok(None) };
-        let parsed = ScheduleSpec::from_json(&text).and_then(|spec| Schedule::new(spec).ok());
-        if parsed.is_none() {
-            tracing::error!(schedule = name, queue = %on, "stored schedule spec is unreadable; it does not fire");
-        }
-        self.parsed.insert(key, (sha, parsed.clone()));
-        Ok(parsed)
+        Ok(wanted
+            .iter()
+            .map(|(name, _)| {
+                self.parsed.get(&(on.clone(), (*name).to_owned())).and_then(|(_, p)| p.clone())
+            })
+            .collect())
     }
 }

@@ -33,14 +33,16 @@ pub async fn fire_queue(
     }
     let names: Vec<String> = due.due.iter().map(|(name, _)| name.clone()).collect();
     let states = queue.firing_states(on, &names).await?;
-    let mut firings = Vec::with_capacity(names.len());
-    for (name, state) in names.into_iter().zip(states) {
-        let Some(state) = state else { continue };
-        let Some(schedule) = cache.get(queue, on, &name, &state.sha).await? else { continue };
-        if let Some(firing) = plan(&schedule, name, state, due.now_ms) {
-            firings.push(firing);
-        }
-    }
+    let active: Vec<(String, FiringState)> =
+        names.into_iter().zip(states).filter_map(|(name, state)| Some((name, state?))).collect();
+    let wanted: Vec<(&str, &str)> =
+        active.iter().map(|(name, state)| (name.as_str(), state.sha.as_str())).collect();
+    let schedules = cache.get_many(queue, on, &wanted).await?;
+    let firings: Vec<Firing> = active
+        .into_iter()
+        .zip(schedules)
+        .filter_map(|((name, state), schedule)| plan(&schedule?, name, state, due.now_ms))
+        .collect();
     let applied = fire_batches(queue, metrics, on, &firings).await?;
     Ok(Some(if applied > 0 { 0 } else { RETRY_MS }))
 }
