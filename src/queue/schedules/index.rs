@@ -12,7 +12,7 @@ pub enum NameClaim {
     Held,
     /// The name is held for another queue.
     Elsewhere(QueueName),
-    /// The deployment holds `TTP_MAX_SCHEDULES` schedules already.
+    /// The deployment holds most schedules it may (10,000: the API's `MAX_SCHEDULES`).
     Full,
 }
 

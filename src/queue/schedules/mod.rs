@@ -9,9 +9,9 @@
 //! |---|---|---|---|---|---|
 //! | `P:{q}:schedule:<name>` | hash | spec (canonical JSON), sha, state, next, template `t_*`, fired, missed, last_run, last_task, created, updated | put, fire, pause, resume, run | API, schedulers | none |
 //! | `P:{q}:schedule:<name>:runs` | list | `<tick> <task id> <fired>`, newest first | fire, run | API | none (≤ 20) |
-//! | `P:{q}:schedules:due` | zset | active schedules of the queue, score = next tick ms | put, fire, pause, resume, delete | schedulers | none (≤ `TTP_MAX_SCHEDULES`) |
+//! | `P:{q}:schedules:due` | zset | active schedules of the queue, score = next tick ms | put, fire, pause, resume, delete | schedulers | none (≤ 10,000 schedules, the API's `MAX_SCHEDULES`) |
 //! | `P:{q}:schedules:wake` | list | ≤ 2 tokens: a schedule was created or changed | put, resume | schedulers (BLPOP) | none |
-//! | `P:G:schedules` | hash | name → queue | PUT (claim), DELETE (forget) | API, schedulers | none (≤ `TTP_MAX_SCHEDULES`) |
+//! | `P:G:schedules` | hash | name → queue | PUT (claim), DELETE (forget) | API, schedulers | none (≤ 10,000 schedules, the API's `MAX_SCHEDULES`) |
 //! | `P:G:schedules:version` | string | counter moved by every change of the index | claim, forget | schedulers, each second | none |
 
 mod fire;
