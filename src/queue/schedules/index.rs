@@ -12,7 +12,8 @@ pub enum NameClaim {
     Held,
     /// The name is held for another queue.
     Elsewhere(QueueName),
-    /// The deployment holds most schedules it may (10,000: the API's `MAX_SCHEDULES`).
+    /// The deployment already holds as many schedules as it may (10,000: the API's
+    /// `MAX_SCHEDULES`).
     Full,
 }
 
