@@ -159,6 +159,7 @@ pub fn document(registry: &HandlerRegistry) -> Value {
     let (_, api) = super::routes().split_for_parts();
     let mut doc = serde_json::to_value(api).unwrap_or_default();
     task_request_per_kind(&mut doc, registry);
+    super::schedules::schema::document(&mut doc);
     super::auth::document_keys(&mut doc);
     request_id_on_every_response(&mut doc);
     doc

@@ -148,11 +148,19 @@ pub struct ScheduleSpec {
     pub paused: bool,
 }
 
+/// The latest `start_at` / `end_at`: 2200-01-01T00:00:00Z (a cron tick is searched for
+/// at most about five years ahead; a bound keeps every accepted time meaningful).
+const LATEST_BOUND_MS: i64 = 7_258_118_400_000;
+
 fn time_ms(field: &str, text: Option<&str>) -> Result<Option<i64>, FieldError> {
     let parse = |text: &str| {
-        DateTime::parse_from_rfc3339(text)
+        let ms = DateTime::parse_from_rfc3339(text)
             .map(|t| t.timestamp_millis())
-            .map_err(|e| FieldError::new(field, format!("not an RFC 3339 time: {e}")))
+            .map_err(|e| FieldError::new(field, format!("not an RFC 3339 time: {e}")))?;
+        if ms >= LATEST_BOUND_MS {
+            return Err(FieldError::new(field, "must be before 2200-01-01T00:00:00Z"));
+        }
+        Ok(ms)
     };
     text.map(parse).transpose()
 }
@@ -204,9 +212,9 @@ impl ScheduleSpec {
         let start = time_ms("start_at", request.start_at.as_deref())?;
         let end = time_ms("end_at", request.end_at.as_deref())?;
         if let (Some(start), Some(end)) = (start, end)
-            && end <= start
+            && end < start
         {
-            return Err(FieldError::new("end_at", "must be after start_at"));
+            return Err(FieldError::new("end_at", "must not be before start_at"));
         }
         let spec = Self {
             cron: request.cron.as_ref().map(|c| c.trim().to_owned()),
@@ -384,6 +392,10 @@ mod tests {
             (
                 serde_json::json!({"every_ms": 1000, "task": {"kind": "noop"}, "end_at": "soon"}),
                 "end_at",
+            ),
+            (
+                serde_json::json!({"every_ms": 1000, "task": {"kind": "noop"}, "start_at": "2200-01-01T00:00:00Z"}),
+                "start_at",
             ),
         ];
         for (json, field) in cases {

@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod config;
 pub mod put;
+pub mod schema;
 mod view;
 
 pub use view::{ScheduleList, ScheduleView};

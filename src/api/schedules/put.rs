@@ -32,6 +32,7 @@ use crate::task::{FieldError, NewTask};
         (status = 200, description = "Changed, or unchanged (the same spec).", body = ScheduleView),
         (status = 201, description = "Created.", body = ScheduleView),
         (status = 400, response = openapi::BadRequest),
+        (status = 409, response = openapi::Conflict),
         (status = 408, response = openapi::BodyTimeout),
         (status = 413, response = openapi::TooLarge),
         (status = 415, response = openapi::NotJson),
@@ -100,11 +101,9 @@ async fn claim(state: &AppState, name: &ScheduleName, schedule: &Schedule) -> Re
     state.queue.register_queue(queue).await?;
     match state.queue.claim_schedule_name(name.as_str(), queue, MAX_SCHEDULES).await? {
         NameClaim::New | NameClaim::Held => Ok(()),
-        NameClaim::Elsewhere(held) => Err(FieldError::new(
-            "task.queue",
-            format!("schedule {name} submits to queue {held}; a schedule's queue is fixed when it is created (delete it first)"),
-        )
-        .into()),
+        NameClaim::Elsewhere(held) => Err(ApiError::Conflict(format!(
+            "schedule {name} submits to queue {held}; a schedule's queue is fixed when it is created (delete it first)"
+        ))),
         NameClaim::Full => Err(FieldError::new(
             "name",
             format!("the deployment holds {MAX_SCHEDULES} schedules already"),
