@@ -173,6 +173,17 @@ check_live_metrics() (
   ids+=("$(submit '{"kind":"sleep","queue":"reports","payload":{"ms":5}}')")
   for id in "${ids[@]}"; do wait_terminal "$id"; done
   echo "   ran ${#ids[@]} tasks"
+  # A schedule that fires a few ticks, so the schedule metrics are exported too.
+  curl -fsS --max-time 5 -X PUT -H 'content-type: application/json' \
+    -d '{"every_ms":200,"task":{"kind":"noop"}}' "$TTP_URL/schedules/deploy-check" >/dev/null
+  local fired=0
+  for _ in $(seq 1 50); do
+    fired=$(curl -fsS --max-time 5 "$TTP_URL/schedules/deploy-check" | python3 -c 'import json,sys; print(json.load(sys.stdin)["fired"])')
+    [ "$fired" -ge 2 ] && break
+    sleep 0.1
+  done
+  curl -fsS --max-time 5 -X DELETE "$TTP_URL/schedules/deploy-check" >/dev/null
+  echo "   a schedule fired $fired ticks"
 
   curl -fsS --max-time 5 "$TTP_URL/metrics" > "$tmp/metrics.txt"
   echo "   scraped $(grep -c '^# TYPE' "$tmp/metrics.txt") metric families, $(grep -vc '^#' "$tmp/metrics.txt") samples"

@@ -166,6 +166,10 @@ impl App {
         let catalog = Arc::new(Catalog::new(registry.clone()));
         background.spawn(kinds_sync::run(queue.clone(), catalog.clone(), shutdown.clone()));
         let worker = settings.worker.clone();
+        if roles.workers && settings.scheduler {
+            let stop = shutdown.clone();
+            background.spawn(crate::scheduler::run(queue.clone(), metrics.clone(), stop));
+        }
         if roles.workers {
             tracing::info!(concurrency = worker.concurrency, queues = ?worker.queue_names(), "workers started");
         }
@@ -215,6 +219,9 @@ impl App {
                 shutdown.clone(),
             ));
             background.spawn(keep_keys(guard.clone(), shutdown.clone()));
+            let (entries, applying) = (settings.schedules.clone(), state.clone());
+            background
+                .spawn(async move { api::schedules::config::apply(&applying, &entries).await });
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "listening");
             }

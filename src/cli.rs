@@ -282,6 +282,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace_ms: Option<u64>,
+    /// Whether a process that runs workers fires schedules: on or off [env: TTP_SCHEDULER] [default: on].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
     /// Log filter [env: TTP_LOG] [default: info].
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -37,6 +37,10 @@
 //! - [`backoff`]: the pause of every loop whose Redis calls fail.
 //! - [`crypto`]: rustls with `ring` as the process-wide TLS provider.
 //! - [`shutdown`]: SIGINT/SIGTERM to a cancellation token.
+//! - [`schedule`]: recurring schedules: the spec, cron and interval ticks with their
+//!   daylight-saving rules, the plan of one firing. Imports only [`task`].
+//! - [`scheduler`]: the loop that fires due schedules in every process with workers, no
+//!   leader (the fire script's compare-and-set decides).
 //! - [`task`]: domain types: ids, names, states, validated submissions, records, retry
 //!   policy. Imports nothing of ttp.
 //! - [`bench`](mod@bench): the load generator behind `ttp bench` and `make bench` (beside the
@@ -58,6 +62,8 @@ pub mod dashboard;
 pub mod kinds;
 pub mod metrics;
 pub mod queue;
+pub mod schedule;
+pub mod scheduler;
 pub mod server;
 pub mod shutdown;
 pub mod task;

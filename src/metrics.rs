@@ -43,6 +43,11 @@ pub struct Metrics {
     /// `ttp_http_rate_limited_total{key_id}`: requests refused by a rate limit, by key id
     /// (`-` without keys; never a secret or an IP).
     pub http_rate_limited: IntCounterVec,
+    /// `ttp_schedule_ticks_total{queue,outcome}`: schedule ticks by outcome (fired,
+    /// caught_up, skipped_overlap, missed), by queue, never by schedule name.
+    pub schedule_ticks: IntCounterVec,
+    /// `ttp_schedule_lag_seconds{queue}`: a tick's task stored this long after the tick.
+    pub schedule_lag_seconds: HistogramVec,
 }
 
 /// How an attempt (or a task) ended, as `ttp_tasks_finished_total` counts it.
@@ -155,6 +160,18 @@ impl Metrics {
                 ),
                 &["key_id"],
             )?,
+            schedule_ticks: IntCounterVec::new(
+                Opts::new(
+                    "ttp_schedule_ticks_total",
+                    "Schedule ticks by outcome: fired, caught_up, skipped_overlap, missed.",
+                ),
+                &["queue", "outcome"],
+            )?,
+            schedule_lag_seconds: histogram(
+                "ttp_schedule_lag_seconds",
+                "Time from a schedule's tick to its task being stored.",
+                &["queue"],
+            )?,
             registry,
         };
         metrics.register_all()?;
@@ -174,6 +191,8 @@ impl Metrics {
         r.register(Box::new(self.http_duration_seconds.clone()))?;
         r.register(Box::new(self.redis_errors.clone()))?;
         r.register(Box::new(self.http_rate_limited.clone()))?;
+        r.register(Box::new(self.schedule_ticks.clone()))?;
+        r.register(Box::new(self.schedule_lag_seconds.clone()))?;
         r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         Ok(())
     }
@@ -220,6 +239,8 @@ impl Metrics {
         retain(&self.queue_wait_seconds, exist);
         retain(&self.end_to_end_seconds, exist);
         retain(&self.queue_depth, exist);
+        retain(&self.schedule_ticks, exist);
+        retain(&self.schedule_lag_seconds, exist);
     }
 
     /// The text exposition of every metric.

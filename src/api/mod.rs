@@ -14,6 +14,7 @@ mod layers;
 pub mod lease;
 pub mod openapi;
 mod queues;
+pub mod schedules;
 mod submission;
 mod task_actions;
 mod tasks;
@@ -105,6 +106,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kinds::list))
         .routes(routes!(kinds::put, kinds::delete))
         .routes(routes!(queues::list))
+        .routes(routes!(schedules::list))
+        .routes(routes!(schedules::put::put, schedules::get, schedules::delete))
+        .routes(routes!(schedules::actions::pause))
+        .routes(routes!(schedules::actions::resume))
+        .routes(routes!(schedules::actions::run))
         .routes(routes!(lease::claim::claim))
         .routes(routes!(lease::actions::heartbeat))
         .routes(routes!(lease::actions::complete))

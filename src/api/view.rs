@@ -52,6 +52,9 @@ pub struct TaskView {
     /// The submitted payload.
     #[schema(value_type = serde_json::Value)]
     pub payload: Payload,
+    /// The name of the schedule that submitted it; absent for a task submitted directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
     /// While it runs under an external worker's lease, the `worker_id` that worker
     /// claimed it with (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +85,7 @@ impl From<TaskRecord> for TaskView {
             result: task.result,
             error: task.error,
             payload: task.payload,
+            schedule: task.schedule,
             worker_id: task.worker_id,
         }
     }

@@ -171,6 +171,12 @@ pub struct Config {
     pub http_signing_secret_file: String,
     /// Time running tasks get to finish after SIGTERM (`TTP_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace_ms: u64,
+    /// `on` or `off`: whether a process that runs workers fires schedules (`TTP_SCHEDULER`).
+    pub scheduler: String,
+    /// `[[schedules]]` tables of the TOML file: a `name` and the body of
+    /// `PUT /schedules/{name}` each, upserted at start-up (TOML only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<serde_json::Value>,
     /// Log filter, e.g. `info` or `ttp=debug` (`TTP_LOG`).
     pub log: String,
     /// `text` or `json` (`TTP_LOG_FORMAT`).
@@ -228,6 +234,8 @@ impl Default for Config {
             http_signing_secret: String::new(),
             http_signing_secret_file: String::new(),
             shutdown_grace_ms: 30_000,
+            scheduler: "on".into(),
+            schedules: Vec::new(),
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -337,6 +345,17 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ttp.example.toml");
         let from_file: Config = Figment::from(Toml::file_exact(path)).extract().unwrap();
         assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
+    fn schedules_come_from_toml_tables() {
+        let toml =
+            "[[schedules]]\nname = \"rollup\"\ncron = \"@hourly\"\ntask = { kind = \"noop\" }\n";
+        let config: Config = Figment::from(Toml::string(toml)).extract().unwrap();
+        let expected =
+            serde_json::json!({"name": "rollup", "cron": "@hourly", "task": {"kind": "noop"}});
+        assert_eq!(config.schedules, [expected]);
+        config.validate().unwrap();
     }
 
     #[test]

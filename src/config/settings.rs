@@ -35,6 +35,10 @@ pub struct Settings {
     pub allowed_queues: AllowedQueues,
     /// The `http` kind: allowed hosts and signing key.
     pub push: PushSettings,
+    /// Fire schedules (in a process that runs workers).
+    pub scheduler: bool,
+    /// `[[schedules]]` of the TOML file, upserted at start-up.
+    pub schedules: Vec<serde_json::Value>,
 }
 
 /// Limits the queue enforces on every write.
@@ -145,7 +149,23 @@ impl Config {
         let logging = self.log_settings()?;
         let allowed_queues = self.allowed_queues()?;
         let push = self.push_settings()?;
-        Ok(Settings { http, redis, limits, worker, tasks, logging, allowed_queues, push })
+        let scheduler = match self.scheduler.as_str() {
+            "on" => true,
+            "off" => false,
+            other => return invalid("TTP_SCHEDULER", format!("must be on or off, got {other:?}")),
+        };
+        Ok(Settings {
+            http,
+            redis,
+            limits,
+            worker,
+            tasks,
+            logging,
+            allowed_queues,
+            push,
+            scheduler,
+            schedules: self.schedules.clone(),
+        })
     }
 
     fn queue_limits(&self) -> Result<QueueLimits, ConfigError> {

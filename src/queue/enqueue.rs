@@ -172,6 +172,7 @@ fn record(task: NewTask, state: State) -> Box<TaskRecord> {
         result: None,
         error: None,
         payload: task.payload,
+        schedule: None,
         worker_id: None,
     })
 }

@@ -42,6 +42,8 @@ pub mod name {
     pub const RESULT: &str = "result";
     /// The last failure's message.
     pub const ERROR: &str = "error";
+    /// The schedule that submitted it (absent for a direct submission).
+    pub const SCHEDULE: &str = "sched";
 }
 
 use name::*;
@@ -89,7 +91,7 @@ pub struct RecordFields;
 
 impl RecordFields {
     /// Every field, in `HMGET` order.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         KIND,
         PAYLOAD,
         PRIORITY,
@@ -104,6 +106,7 @@ impl RecordFields {
         FINISHED_MS,
         RESULT,
         ERROR,
+        SCHEDULE,
     ];
 
     /// The record of `id` from its `HMGET` of [`Self::NAMES`]; `None` when the hash is gone.
@@ -136,6 +139,7 @@ impl RecordFields {
                 }
                 None => Payload::null(),
             },
+            schedule: row.map.get(SCHEDULE).cloned(),
             worker_id: None,
         }))
     }
@@ -264,15 +268,21 @@ impl ClaimEntry {
 mod tests {
     use super::*;
 
-    /// The names `enqueue.lua` writes into a new task's hash (its `fields` table).
+    /// The names the scripts write into a new task's hash: the prelude's `task_fields`
+    /// table, and what `enqueue.lua` and the schedules' helper append to it.
     fn written_by_enqueue() -> Vec<String> {
-        let script = include_str!("lua/enqueue.lua");
-        let table = script.split("local fields = {").nth(1).and_then(|t| t.split('}').next());
+        let prelude = include_str!("lua/prelude.lua");
+        let body = prelude.split("local function task_fields").nth(1).unwrap_or_default();
+        let table = body.split("return {").nth(1).and_then(|t| t.split('}').next());
         let quoted = table.unwrap_or_default().split('\'').skip(1).step_by(2);
         let mut names: Vec<String> = quoted.map(str::to_owned).collect();
-        // A delayed task also gets its run_at (appended after the table).
-        if script.contains("fields[#fields + 1] = 'run_at'") {
-            names.push(RUN_AT_MS.to_owned());
+        let scripts = [include_str!("lua/enqueue.lua"), include_str!("lua/schedule_lib.lua")];
+        for script in scripts {
+            assert!(script.contains("task_fields("), "a script stores tasks another way");
+            // A delayed task also gets its run_at, a schedule's its schedule (appended).
+            for appended in script.split("fields[#fields + 1] = '").skip(1) {
+                names.extend(appended.split('\'').next().map(str::to_owned));
+            }
         }
         names
     }

@@ -102,6 +102,27 @@ impl Keys {
         self.queue_key(queue, &format!("idem:{key}"))
     }
 
+    /// A schedule's record (spec, template, next tick, counters); it lives in the slot of
+    /// the queue its tasks go to, so firing touches one slot.
+    pub fn schedule(&self, queue: &QueueName, name: &str) -> String {
+        self.queue_key(queue, &format!("schedule:{name}"))
+    }
+
+    /// A schedule's recent runs (`<tick> <task id> <fired>`, newest first, at most 20).
+    pub fn schedule_runs(&self, queue: &QueueName, name: &str) -> String {
+        self.queue_key(queue, &format!("schedule:{name}:runs"))
+    }
+
+    /// The active schedules of a queue, by next tick: what the schedulers fire.
+    pub fn schedules_due(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "schedules:due")
+    }
+
+    /// Wake-up list of the schedulers: a schedule of the queue was created or changed.
+    pub fn schedules_wake(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "schedules:wake")
+    }
+
     /// A key of the whole deployment: all of them share the hash tag `{:global}` (no
     /// queue name contains `:`, so it can be no queue's), one fixed Redis Cluster slot.
     fn global(&self, suffix: &str) -> String {
@@ -123,6 +144,17 @@ impl Keys {
         self.global("kinds")
     }
 
+    /// Every schedule's name → its queue: how a name is found, and which queues the
+    /// schedulers look at.
+    pub fn schedule_index(&self) -> String {
+        self.global("schedules")
+    }
+
+    /// A counter moved by every change of [`Keys::schedule_index`].
+    pub fn schedule_index_version(&self) -> String {
+        self.global("schedules:version")
+    }
+
     /// A counter moved by every change of [`Keys::kinds`], so processes notice changes
     /// with one cheap read.
     pub fn kinds_version(&self) -> String {
@@ -139,7 +171,15 @@ mod tests {
         let keys = Keys::new("ttp");
         let queue = QueueName::parse("emails").unwrap();
         let id = TaskId::generate(&queue);
-        for key in [keys.task(&id), keys.pending(&queue), keys.leased(&queue), keys.dead(&queue)] {
+        let schedule = [
+            keys.schedule(&queue, "s"),
+            keys.schedule_runs(&queue, "s"),
+            keys.schedules_due(&queue),
+        ];
+        for key in [keys.task(&id), keys.pending(&queue), keys.leased(&queue), keys.dead(&queue)]
+            .into_iter()
+            .chain(schedule)
+        {
             assert!(key.starts_with("ttp:{emails}:"), "{key}");
         }
     }

@@ -33,6 +33,9 @@
 //! | `P:G:queues` | set | every queue in use, at most `TTP_MAX_QUEUES` | register (once a minute per process and queue) | lists, stats, metrics, sweeper (forgets idle ones) | none |
 //! | `P:G:kinds` | hash | external kind → `{"queue", "description", "payload_schema"}` | PUT/DELETE /kinds | every process (cached, refreshed when the version moves) | none |
 //! | `P:G:kinds:version` | string | counter moved by every change of `kinds` | PUT/DELETE /kinds | every process, each second | none |
+//!
+//! Schedules keep their records in their queue's slot and an index of names under `G`:
+//! see the table in [`schedules`].
 
 mod admin;
 mod claim;
@@ -50,6 +53,7 @@ mod read;
 mod registry;
 mod replicated;
 mod replies;
+pub mod schedules;
 mod scripts;
 mod settle;
 mod token;

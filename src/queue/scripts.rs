@@ -9,8 +9,15 @@ use redis::Script;
 
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
+const SCHEDULE_LIB: &str = include_str!("lua/schedule_lib.lua");
+
 fn load(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
+}
+
+/// A schedule script: the prelude, the schedule helpers, the body.
+fn load_schedule(body: &str) -> Script {
+    Script::new(&format!("{PRELUDE}\n{SCHEDULE_LIB}\n{body}"))
 }
 
 /// Every script ttp runs.
@@ -36,6 +43,31 @@ pub struct Scripts {
     pub resume: Script,
     /// A queue added to the deployment's set, within its limit.
     pub register: Script,
+    /// The schedules' scripts.
+    pub schedule: ScheduleScripts,
+}
+
+/// The scripts of schedules (`schedule_*.lua`).
+#[derive(Debug)]
+pub struct ScheduleScripts {
+    /// A name held in the deployment's index.
+    pub claim: Script,
+    /// A name released from the index.
+    pub forget: Script,
+    /// A schedule created or changed.
+    pub put: Script,
+    /// A schedule removed.
+    pub delete: Script,
+    /// A schedule paused.
+    pub pause: Script,
+    /// A schedule resumed.
+    pub resume: Script,
+    /// The due schedules of a queue, by Redis' clock.
+    pub due: Script,
+    /// Due schedules fired.
+    pub fire: Script,
+    /// One task of a schedule now.
+    pub run: Script,
 }
 
 impl Scripts {
@@ -52,6 +84,17 @@ impl Scripts {
             remove: load(include_str!("lua/remove.lua")),
             resume: load(include_str!("lua/resume.lua")),
             register: load(include_str!("lua/register.lua")),
+            schedule: ScheduleScripts {
+                claim: load(include_str!("lua/schedule_claim.lua")),
+                forget: load(include_str!("lua/schedule_forget.lua")),
+                put: load(include_str!("lua/schedule_put.lua")),
+                delete: load(include_str!("lua/schedule_delete.lua")),
+                pause: load(include_str!("lua/schedule_pause.lua")),
+                resume: load(include_str!("lua/schedule_resume.lua")),
+                due: load(include_str!("lua/schedule_due.lua")),
+                fire: load_schedule(include_str!("lua/schedule_fire.lua")),
+                run: load_schedule(include_str!("lua/schedule_run.lua")),
+            },
         }
     }
 }

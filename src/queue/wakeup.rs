@@ -31,6 +31,8 @@ pub enum WaitFor {
     Work,
     /// A newly scheduled task (its timer list), for the promoters.
     Schedule,
+    /// A schedule created or changed (its queue's schedule wake list), for the schedulers.
+    Schedules,
 }
 
 /// What a finished `BLPOP` hands back: its connection and whether it popped.
@@ -121,6 +123,7 @@ impl Waiter {
             let key = match self.what {
                 WaitFor::Work => keys.wake(queue),
                 WaitFor::Schedule => keys.timer(queue),
+                WaitFor::Schedules => keys.schedules_wake(queue),
             };
             let slot = cluster.then(|| key_slot(key.as_bytes()));
             wanted.entry(slot).or_default().push(key);

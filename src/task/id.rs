@@ -24,6 +24,23 @@ impl TaskId {
         Self { text: format!("{}.{}", ulid::Ulid::new(), queue), queue: queue.clone() }
     }
 
+    /// The id of the task a schedule submits for its tick `tick_ms`: a ULID whose time is
+    /// the tick and whose random part is drawn from the schedule's name, so every process
+    /// that fires the tick computes the same id, and storing it twice stores it once.
+    pub fn for_tick(queue: &QueueName, schedule: &str, tick_ms: i64) -> Self {
+        let digest = ring::digest::digest(&ring::digest::SHA256, schedule.as_bytes());
+        let mut random = [0u8; 16];
+        random[6..].copy_from_slice(&digest.as_ref()[..10]);
+        let ulid = ulid::Ulid::from_parts(tick_ms.max(0) as u64, u128::from_be_bytes(random));
+        Self { text: format!("{ulid}.{queue}"), queue: queue.clone() }
+    }
+
+    /// The time part of the id (for a schedule's task, its tick), ms since the epoch.
+    pub fn time_ms(&self) -> Option<i64> {
+        let (ulid, _) = self.text.split_at_checked(ULID_LEN)?;
+        ulid::Ulid::from_string(ulid).ok().map(|u| u.timestamp_ms() as i64)
+    }
+
     /// Parses an id received from a client; `None` when it is not one of ours.
     pub fn parse(text: &str) -> Option<Self> {
         let (ulid, queue) = text.split_at_checked(ULID_LEN)?;
@@ -61,6 +78,17 @@ mod tests {
         let parsed = TaskId::parse(id.as_str()).unwrap();
         assert_eq!(parsed, id);
         assert_eq!(parsed.queue(), &queue);
+    }
+
+    #[test]
+    fn tick_ids_are_the_same_everywhere_and_differ_per_tick_and_schedule() {
+        let queue = QueueName::parse("reports").unwrap();
+        let id = TaskId::for_tick(&queue, "hourly", 1_767_225_600_000);
+        assert_eq!(id, TaskId::for_tick(&queue, "hourly", 1_767_225_600_000));
+        assert_eq!(TaskId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.time_ms(), Some(1_767_225_600_000));
+        assert_ne!(id, TaskId::for_tick(&queue, "hourly", 1_767_225_600_200));
+        assert_ne!(id, TaskId::for_tick(&queue, "daily", 1_767_225_600_000));
     }
 
     #[test]

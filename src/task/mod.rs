@@ -6,7 +6,7 @@
 
 mod error;
 mod id;
-pub(crate) mod integral;
+pub mod integral;
 mod names;
 mod new_task;
 mod payload;

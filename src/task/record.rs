@@ -37,6 +37,8 @@ pub struct TaskRecord {
     pub error: Option<String>,
     /// The submitted payload.
     pub payload: Payload,
+    /// The schedule that submitted it, if one did.
+    pub schedule: Option<String>,
     /// While it runs under an external worker's lease: the worker's name, if it gave one.
     pub worker_id: Option<String>,
 }

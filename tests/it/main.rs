@@ -36,6 +36,7 @@ mod redis_security;
 mod removal;
 mod replication;
 mod robustness;
+mod schedules;
 mod scopes;
 mod stalls;
 

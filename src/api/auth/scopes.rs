@@ -70,7 +70,7 @@ mod tests {
 
     /// Every route the router serves, with the scope it needs: a new route fails here
     /// until it is added, so its scope is a decision, not a default.
-    const EVERY_ROUTE: [(&str, &str, Option<Scope>); 23] = [
+    const EVERY_ROUTE: [(&str, &str, Option<Scope>); 30] = [
         ("post", "/tasks", Some(Scope::Submit)),
         ("post", "/tasks/batch", Some(Scope::Submit)),
         ("get", "/tasks/{id}", Some(Scope::Read)),
@@ -90,6 +90,13 @@ mod tests {
         ("post", "/queues/{name}/pause", Some(Scope::Admin)),
         ("post", "/queues/{name}/resume", Some(Scope::Admin)),
         ("get", "/ui/events", Some(Scope::Read)),
+        ("get", "/schedules", Some(Scope::Read)),
+        ("get", "/schedules/{name}", Some(Scope::Read)),
+        ("put", "/schedules/{name}", Some(Scope::Admin)),
+        ("delete", "/schedules/{name}", Some(Scope::Admin)),
+        ("post", "/schedules/{name}/pause", Some(Scope::Admin)),
+        ("post", "/schedules/{name}/resume", Some(Scope::Admin)),
+        ("post", "/schedules/{name}/run", Some(Scope::Admin)),
         ("get", "/healthz", None),
         ("get", "/readyz", None),
         ("get", "/metrics", None),

@@ -47,6 +47,7 @@ use crate::task::TaskRequest;
         (name = "tasks", description = "Submit, read, cancel, delete and retry tasks."),
         (name = "queues", description = "Queue counts, pause and resume, the dead-letter list."),
         (name = "kinds", description = "The kinds a task may have, with their payload schemas; declaring external kinds."),
+        (name = "schedules", description = "Recurring tasks: cron or interval schedules, fired exactly once per tick by every ttp process together."),
         (name = "workers", description = "The lease API: workers in any language claim tasks, renew their leases and hand back outcomes."),
         (name = "health", description = "Liveness, readiness, metrics and this document."),
         (name = "dashboard", description = "The live stream behind the dashboard at `/ui`."),
@@ -116,6 +117,7 @@ pub fn document(registry: &HandlerRegistry) -> Result<Value, DocumentError> {
     let (_, api) = super::routes().split_for_parts();
     let mut doc = serde_json::to_value(api).unwrap_or_default();
     kinds::describe_kinds(&mut doc, registry)?;
+    super::schedules::schema::document(&mut doc);
     super::auth::document_keys(&mut doc);
     request_id_on_every_response(&mut doc);
     Ok(doc)

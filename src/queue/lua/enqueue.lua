@@ -44,8 +44,8 @@ for i = 1, n do
       redis.call('SET', idem, id .. '\n' .. fingerprint, 'EX', tonumber(ttl) + wait_s)
     end
     local state = (run_at > now) and 'scheduled' or 'queued'
-    local fields = {'kind', ARGV[b + 4], 'payload', ARGV[b + 5], 'prio', prio, 'state', state,
-      'att', 0, 'max', ARGV[b + 6], 'timeout', ARGV[b + 7], 'ttl', ttl, 'created', ARGV[b + 11]}
+    local fields = task_fields(ARGV[b + 4], ARGV[b + 5], prio, state, ARGV[b + 6], ARGV[b + 7],
+      ttl, ARGV[b + 11])
     if state == 'scheduled' then
       fields[#fields + 1] = 'run_at'
       fields[#fields + 1] = run_at

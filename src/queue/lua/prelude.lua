@@ -41,3 +41,10 @@ end
 local function waiting(pending, scheduled)
   return redis.call('ZCARD', pending) + redis.call('ZCARD', scheduled)
 end
+
+-- The fields of a new task's hash (fields.rs owns the names; a test holds this table to
+-- them). `prio` first of the numbers: pending scores are computed from it.
+local function task_fields(kind, payload, prio, state, max, timeout, ttl, created)
+  return {'kind', kind, 'payload', payload, 'prio', prio, 'state', state,
+    'att', 0, 'max', max, 'timeout', timeout, 'ttl', ttl, 'created', created}
+end

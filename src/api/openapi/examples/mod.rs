@@ -5,8 +5,10 @@
 //! its schema; the unit tests in `openapi` check that every body has one. Those of the
 //! kinds and lease routes are in `workers`.
 
+mod schedules;
 mod workers;
 
+pub use schedules::*;
 pub use workers::*;
 
 use serde_json::{Map, Value, json};

@@ -1,0 +1,62 @@
+-- schedule_fire.lua: fire due schedules of one queue. For each, check that its stored next
+-- tick, spec and last task are still those the caller planned from (compare-and-set: a
+-- process that lost a race, or whose earlier call already ran, changes nothing), store the
+-- planned ticks' tasks under their ids (one per tick: the same everywhere), count the
+-- misses, and store the next tick — all atomically, so no kill at any moment can lose or
+-- repeat a tick.
+-- KEYS[1] due zset, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] seq, KEYS[5] wake list,
+--   KEYS[6] timer list, KEYS[7] flow counters, then per schedule: its hash, its runs list, the hash of its last
+--   task (its own hash again when it has none), then the hash of each planned task
+-- ARGV[1] max queue length, ARGV[2] n schedules, then per schedule: name, the stored next
+--   tick planned from, sha of its spec, last task id ('' none), new next tick ('' none:
+--   ended), overlap (skip|allow), ticks missed by the plan, n ticks, then per tick: tick
+--   ms, task id
+-- returns {now, {per schedule {code, overlapped, refused, fired tick...}}}: code 1 done,
+--   0 changed meanwhile (nothing done)
+local q = {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], woken = {}}
+local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = redis_now_ms()
+local out = {}
+local k, a = 8, 3
+for _ = 1, n do
+  local record, runs, last = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local name, from, sha, last_id, next = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local skip_overlap, missed, ticks = ARGV[a + 5] == 'skip', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state')
+  local result = {0, 0, 0}
+  -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
+  -- another process advanced the schedule must not fire its next tick early.
+  if current[1] == from and current[2] == sha and (current[3] or '') == last_id
+      and current[4] == 'active' and tonumber(from) <= now then
+    result[1] = 1
+    local t = redis.call('HMGET', record, unpack(TEMPLATE))
+    local busy = skip_overlap and last_id ~= '' and task_active(last)
+    for j = 1, ticks do
+      local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
+      if busy then
+        result[2] = result[2] + 1
+      elseif store_schedule_task(q, KEYS[k + 2 + j], id, name, t, tick, now, max_len) == 0 then
+        result[3] = result[3] + 1
+      else
+        record_run(record, runs, tick, id, now)
+        result[#result + 1] = tonumber(tick)
+        busy = skip_overlap
+      end
+    end
+    redis.call('HINCRBY', record, 'fired', #result - 3)
+    redis.call('HINCRBY', record, 'missed', missed + result[2] + result[3])
+    if next == '' then
+      redis.call('HSET', record, 'state', 'ended')
+      redis.call('HDEL', record, 'next')
+      redis.call('ZREM', KEYS[1], name)
+    else
+      redis.call('HSET', record, 'next', next)
+      redis.call('ZADD', KEYS[1], next, name)
+    end
+  end
+  out[#out + 1] = result
+  k = k + 3 + ticks
+  a = a + 8 + 2 * ticks
+end
+signal_queue(q)
+return {now, out}

@@ -1,0 +1,18 @@
+-- schedule_run.lua: POST /schedules/{name}/run: one task of the schedule now, without
+-- moving its next tick. The task id is chosen by the caller, so a resend after a broken
+-- connection stores it once.
+-- KEYS[1] pending, KEYS[2] scheduled, KEYS[3] seq, KEYS[4] wake list, KEYS[5] timer list,
+--   KEYS[6] schedule hash, KEYS[7] its runs list, KEYS[8] the new task's hash,
+--   KEYS[9] flow counters
+-- ARGV[1] name, ARGV[2] task id, ARGV[3] max queue length
+-- returns {code, now}: 1 stored, 5 stored already, 0 the queue is full, -1 no such schedule
+local now = redis_now_ms()
+local t = redis.call('HMGET', KEYS[6], unpack(TEMPLATE))
+if not t[1] then return {-1, now} end
+local q = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[9], woken = {}}
+local code = store_schedule_task(q, KEYS[8], ARGV[2], ARGV[1], t, now, now, tonumber(ARGV[3]))
+if code == 1 then
+  record_run(KEYS[6], KEYS[7], string.format('%d', now), ARGV[2], now)
+  signal_queue(q)
+end
+return {code, now}

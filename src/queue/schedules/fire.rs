@@ -1,0 +1,185 @@
+//! Firing the due schedules of a queue: read what is due by Redis' clock, read the state
+//! each plan starts from, then one script call for a batch of schedules that re-checks
+//! each one's state (compare-and-set) before it stores tasks and the next tick.
+
+use super::super::{Queue, QueueError};
+use crate::task::{QueueName, TaskId};
+
+/// The due schedules of a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSchedules {
+    /// Redis' clock when they were read, ms.
+    pub now_ms: i64,
+    /// Due schedules (name, stored next tick), earliest first.
+    pub due: Vec<(String, i64)>,
+    /// The earliest tick not yet due, ms.
+    pub next_ms: Option<i64>,
+}
+
+/// The stored state a firing is planned from (and compared with when it runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiringState {
+    /// The stored next tick, as stored (compared as text).
+    pub next: String,
+    /// The sha of the stored spec.
+    pub sha: String,
+    /// The schedule's last task, if any.
+    pub last_task: Option<TaskId>,
+    /// Its last task's id as stored ('' when none), compared as text.
+    pub last_task_text: String,
+}
+
+/// One schedule's planned firing.
+#[derive(Debug, Clone)]
+pub struct Firing {
+    /// Its name.
+    pub name: String,
+    /// The state it was planned from.
+    pub from: FiringState,
+    /// The next tick to store; `None`: the schedule has ended.
+    pub next_ms: Option<i64>,
+    /// Skip a tick while the last task is waiting or running.
+    pub skip_overlap: bool,
+    /// Due ticks the plan fires no task for.
+    pub missed: u64,
+    /// Ticks to fire and their tasks' ids.
+    pub ticks: Vec<(i64, TaskId)>,
+    /// More than one tick was due: the fired ones are a catch-up.
+    pub behind: bool,
+}
+
+/// What the fire script did with one firing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FireResult {
+    /// False when the schedule changed meanwhile (another process fired it, or it was
+    /// changed, paused or removed): nothing was done.
+    pub done: bool,
+    /// Ticks skipped because the previous task was still waiting or running.
+    pub overlapped: u64,
+    /// Ticks refused because the queue was full.
+    pub refused: u64,
+    /// Ticks that stored a task.
+    pub fired: Vec<i64>,
+}
+
+/// A fire script's reply: Redis' clock when it ran, and one result per firing.
+type FireReply = (i64, Vec<Vec<i64>>);
+
+impl Queue {
+    /// Up to `limit` schedules of `queue` due by Redis' clock, and the next tick after.
+    pub async fn due_schedules(
+        &self,
+        queue: &QueueName,
+        limit: usize,
+    ) -> Result<DueSchedules, QueueError> {
+        let mut call = self.scripts.schedule.due.prepare_invoke();
+        call.key(self.keys.schedules_due(queue)).arg(limit);
+        let call = &call;
+        let (now_ms, due, next): (i64, Vec<(String, i64)>, Option<i64>) =
+            self.redis.read(|mut c| async move { call.invoke_async(&mut c).await }).await?;
+        Ok(DueSchedules { now_ms, due, next_ms: next })
+    }
+
+    /// The firing state of each of `names` in `queue` (`None` when gone or not active).
+    pub async fn firing_states(
+        &self,
+        queue: &QueueName,
+        names: &[String],
+    ) -> Result<Vec<Option<FiringState>>, QueueError> {
+        let mut pipe = redis::pipe();
+        for name in names {
+            pipe.cmd("HMGET").arg(self.keys.schedule(queue, name)).arg(&[
+                "next",
+                "sha",
+                "last_task",
+                "state",
+            ]);
+        }
+        let pipe = &pipe;
+        let rows: Vec<Vec<Option<String>>> =
+            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [Some(next), Some(sha), last, Some(state)] if state == "active" => {
+                    Some(FiringState {
+                        next: next.clone(),
+                        sha: sha.clone(),
+                        last_task: last.as_deref().and_then(TaskId::parse),
+                        last_task_text: last.clone().unwrap_or_default(),
+                    })
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The stored specs (with their sha) of `names` in `queue`.
+    pub async fn schedule_specs(
+        &self,
+        queue: &QueueName,
+        names: &[&str],
+    ) -> Result<Vec<Option<(String, String)>>, QueueError> {
+        let mut pipe = redis::pipe();
+        for name in names {
+            pipe.cmd("HMGET").arg(self.keys.schedule(queue, name)).arg(&["sha", "spec"]);
+        }
+        let pipe = &pipe;
+        let rows: Vec<(Option<String>, Option<String>)> =
+            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        Ok(rows.into_iter().map(|(sha, spec)| sha.zip(spec)).collect())
+    }
+
+    /// Runs `firings` of `queue` in one script call: Redis' clock when it ran, and one
+    /// result per firing. A lost reply is harmless: sent again, or run by another process,
+    /// the compare-and-set finds the schedule moved on and does nothing.
+    pub async fn fire(
+        &self,
+        queue: &QueueName,
+        firings: &[Firing],
+    ) -> Result<(i64, Vec<FireResult>), QueueError> {
+        let mut call = self.scripts.schedule.fire.prepare_invoke();
+        call.key(self.keys.schedules_due(queue))
+            .key(self.keys.pending(queue))
+            .key(self.keys.scheduled(queue))
+            .key(self.keys.seq(queue))
+            .key(self.keys.wake(queue))
+            .key(self.keys.timer(queue))
+            .key(self.keys.flow(queue))
+            .arg(self.limits.max_queue_length)
+            .arg(firings.len());
+        for firing in firings {
+            let record = self.keys.schedule(queue, &firing.name);
+            let last = firing
+                .from
+                .last_task
+                .as_ref()
+                .map_or_else(|| record.clone(), |id| self.keys.task(id));
+            call.key(record).key(self.keys.schedule_runs(queue, &firing.name)).key(last);
+            call.arg(&firing.name)
+                .arg(&firing.from.next)
+                .arg(&firing.from.sha)
+                .arg(&firing.from.last_task_text)
+                .arg(firing.next_ms.map(|t| t.to_string()).unwrap_or_default())
+                .arg(if firing.skip_overlap { "skip" } else { "allow" })
+                .arg(firing.missed)
+                .arg(firing.ticks.len());
+            for (tick, id) in &firing.ticks {
+                call.key(self.keys.task(id)).arg(*tick).arg(id.as_str());
+            }
+        }
+        let call = &call;
+        let (now, rows): FireReply =
+            self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
+        let results = rows
+            .into_iter()
+            .map(|row| FireResult {
+                done: row.first() == Some(&1),
+                overlapped: row.get(1).copied().unwrap_or(0).max(0) as u64,
+                refused: row.get(2).copied().unwrap_or(0).max(0) as u64,
+                fired: row.get(3..).map(<[i64]>::to_vec).unwrap_or_default(),
+            })
+            .collect();
+        Ok((now, results))
+    }
+}

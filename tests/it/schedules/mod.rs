@@ -1,0 +1,83 @@
+//! Schedules (SPEC §10) against real Redis and real HTTP: the API and its errors, and
+//! firing — on time, exactly one task per tick with several processes, SIGKILLs and
+//! Redis stalls whose replies are lost, catch-up, overlap, pause and resume.
+//!
+//! The tick accounting reads the tasks a schedule stored in a queue no worker serves:
+//! their ids carry their ticks, so "exactly once" is checked as "the ticks are exactly
+//! the consecutive multiples of the interval", and the schedule's `fired` counter (which a
+//! repeated firing would move twice) must equal the number of tasks.
+
+mod api;
+mod firing;
+mod processes;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use ttp::task::{QueueName, TaskId};
+use ttp::testkit::RedisServer;
+
+/// The queue the accounting tests' tasks go to; no worker serves it.
+pub const PARKED: &str = "parked";
+
+/// `PUT /schedules/{name}` against `base` (`http://host:port`).
+pub async fn put(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    body: &Value,
+) -> reqwest::Response {
+    http.put(format!("{base}/schedules/{name}")).json(body).send().await.unwrap()
+}
+
+/// `GET /schedules/{name}` as JSON (asserting 200).
+pub async fn view(http: &reqwest::Client, base: &str, name: &str) -> Value {
+    let response = http.get(format!("{base}/schedules/{name}")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// An interval schedule into [`PARKED`] with `catchup` and `overlap: allow`.
+pub fn every(ms: u64, catchup: &str) -> Value {
+    json!({"every_ms": ms, "catchup": catchup, "overlap": "allow",
+           "task": {"kind": "noop", "queue": PARKED}})
+}
+
+/// The ticks of the tasks waiting in `queue`, sorted (a task id's time is its tick).
+pub fn parked_ticks(redis: &RedisServer, queue: &str) -> Vec<i64> {
+    let key = format!("ttp:{{{queue}}}:pending");
+    let ids: Vec<String> =
+        redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).query(&mut redis.connection()).unwrap();
+    let queue = QueueName::parse(queue).unwrap();
+    let mut ticks: Vec<i64> = ids
+        .iter()
+        .map(|id| {
+            let id = TaskId::parse(id).unwrap();
+            assert_eq!(id.queue(), &queue);
+            id.time_ms().unwrap()
+        })
+        .collect();
+    ticks.sort_unstable();
+    ticks
+}
+
+/// Asserts `ticks` are consecutive multiples of `step`, none twice, none missing.
+pub fn assert_consecutive(ticks: &[i64], step: i64) {
+    assert!(!ticks.is_empty(), "no tick fired");
+    for pair in ticks.windows(2) {
+        assert_eq!(pair[1] - pair[0], step, "ticks not consecutive: {ticks:?}");
+    }
+    assert!(ticks.iter().all(|t| t % step == 0), "ticks off the interval: {ticks:?}");
+}
+
+/// Redis' clock, ms.
+pub fn redis_ms(redis: &RedisServer) -> i64 {
+    let (s, us): (i64, i64) = redis::cmd("TIME").query(&mut redis.connection()).unwrap();
+    s * 1000 + us / 1000
+}
+
+/// Sleeps (bounded) until Redis' clock passes `ms`.
+pub async fn sleep_until_redis(redis: &RedisServer, ms: i64) {
+    let wait = (ms - redis_ms(redis)).clamp(0, 30_000);
+    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+}
