@@ -138,6 +138,9 @@ pub fn fuzzing_document(registry: &HandlerRegistry) -> Result<Value, DocumentErr
     bound_leases(&mut doc);
     claims_answer_at_once(&mut doc);
     kinds::task_request_per_kind(&mut doc, registry);
+    // The schedule template again, from the per-kind task request.
+    super::schedules::schema::document(&mut doc);
+    schedule_bounds_in_order(&mut doc);
     Ok(doc)
 }
 
@@ -151,6 +154,19 @@ fn bound_leases(doc: &mut Value) {
         let pointer = format!("/components/schemas/{body}/properties/lease_ms");
         if let Some(Value::Object(lease_ms)) = doc.pointer_mut(&pointer) {
             lease_ms.insert("maximum".into(), json!(most));
+        }
+    }
+}
+
+/// `start_at` before 2000 and `end_at` from 2100 in the fuzzing document: "end_at not
+/// before start_at" relates two fields, which a JSON Schema cannot say, so the variant
+/// draws them from ranges that cannot overlap (the committed document says it in words).
+fn schedule_bounds_in_order(doc: &mut Value) {
+    let bounds = [("start_at", "^1[0-9]{3}-"), ("end_at", "^21[0-9]{2}-")];
+    for (field, pattern) in bounds {
+        let place = format!("/components/schemas/ScheduleRequest/properties/{field}");
+        if let Some(Value::Object(time)) = doc.pointer_mut(&place) {
+            time.insert("pattern".into(), json!(pattern));
         }
     }
 }

@@ -163,14 +163,22 @@ fn fuzzing_document_has_one_task_request_variant_per_kind() {
     let registered: Vec<Value> = registry.kinds().into_iter().map(Value::from).collect();
     assert_eq!(kinds, registered);
     let mut open = doc.clone();
-    open["components"]["schemas"]["TaskRequest"] =
-        document(&registry).unwrap()["components"]["schemas"]["TaskRequest"].clone();
+    let committed = document(&registry).unwrap();
+    for schema in ["TaskRequest", "ScheduleTask"] {
+        open["components"]["schemas"][schema] = committed["components"]["schemas"][schema].clone();
+    }
+    for (field, pattern) in [("start_at", "^1[0-9]{3}-"), ("end_at", "^21[0-9]{2}-")] {
+        let bound = &mut open["components"]["schemas"]["ScheduleRequest"]["properties"][field];
+        assert_eq!(bound["pattern"], pattern, "{field}");
+        bound["pattern"] = committed["components"]["schemas"]["ScheduleRequest"]["properties"]
+            [field]["pattern"]
+            .clone();
+    }
     for body in ["ClaimBody", "HeartbeatBody"] {
         let lease_ms = &mut open["components"]["schemas"][body]["properties"]["lease_ms"];
         assert_eq!(lease_ms["maximum"], 600_000, "{body}");
         lease_ms.as_object_mut().unwrap().remove("maximum");
     }
-    let committed = document(&registry).unwrap();
     let claim = "/paths/~1queues~1{name}~1claim/post/requestBody/content/application~1json/example";
     for place in [
         "/components/schemas/ClaimBody/properties",
@@ -181,7 +189,10 @@ fn fuzzing_document_has_one_task_request_variant_per_kind() {
         let wait_ms = committed.pointer(place).unwrap()["wait_ms"].clone();
         open.pointer_mut(place).unwrap().as_object_mut().unwrap().insert("wait_ms".into(), wait_ms);
     }
-    assert_eq!(open, committed, "only TaskRequest, lease_ms and the claim's wait_ms differ");
+    assert_eq!(
+        open, committed,
+        "only TaskRequest, ScheduleTask, the schedule bounds, lease_ms and the claim's wait_ms differ"
+    );
 }
 
 /// Generators name modules and classes after components in their own case and without

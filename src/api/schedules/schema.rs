@@ -65,6 +65,10 @@ fn template(task: &Value) -> Value {
             json!("The task of each tick: a `POST /tasks` body without `idempotency_key` and `run_at`."),
         );
         object.remove("example");
+        if let Some(Value::Object(properties)) = object.get_mut("properties") {
+            properties.remove("idempotency_key");
+            properties.remove("run_at");
+        }
     }
     if let Some(Value::Array(variants)) = task.get_mut("oneOf") {
         for variant in variants.iter_mut().filter_map(Value::as_object_mut) {
