@@ -30,13 +30,12 @@ pub fn document(doc: &mut Value) {
     let Some(request) = schemas.get_mut("ScheduleRequest").and_then(Value::as_object_mut) else {
         return;
     };
-    request.insert(
-        "oneOf".into(),
-        json!([
-            {"required": ["cron"], "properties": {"cron": {"type": "string"}, "every_ms": {"type": "null"}}},
-            {"required": ["every_ms"], "properties": {"every_ms": {"type": "integer"}, "cron": {"type": "null"}}}
-        ]),
-    );
+    let names: Vec<String> = request
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default();
+    request.insert("anyOf".into(), json!([either(&names, "cron"), either(&names, "every_ms")]));
     let Some(properties) = request.get_mut("properties").and_then(Value::as_object_mut) else {
         return;
     };
@@ -54,6 +53,25 @@ pub fn document(doc: &mut Value) {
         names.extend(chrono_tz::TZ_VARIANTS.iter().map(|tz| Value::String(tz.name().into())));
         zone.insert("enum".into(), Value::Array(names));
     }
+}
+
+/// The branch of "exactly one of `cron` and `every_ms`" where `given` is present and the
+/// other null or absent. `anyOf`, not `oneOf`: the types make the branches exclusive,
+/// which linters cannot see when both properties are optional. Every other property is
+/// named with an empty schema (the top level constrains it), so that a validator that
+/// refuses undeclared properties in examples still reads a full request as this branch.
+fn either(names: &[String], given: &str) -> Value {
+    let mut properties = serde_json::Map::new();
+    for name in names {
+        let schema = match name.as_str() {
+            "cron" if given == "cron" => json!({"type": "string"}),
+            "every_ms" if given == "every_ms" => json!({"type": "integer"}),
+            "cron" | "every_ms" => json!({"type": "null"}),
+            _ => json!({}),
+        };
+        properties.insert(name.clone(), schema);
+    }
+    json!({"required": [given], "properties": properties})
 }
 
 /// The `TaskRequest` union without `idempotency_key` and `run_at` (422 in a template).
