@@ -262,6 +262,33 @@ def retry_dead_letter(driver):
     api("POST", "/queues/default/resume")
 
 
+def schedules_tab(driver):
+    step("the Schedules tab lists a schedule; run it now and pause it from its row")
+    api("PUT", "/schedules/ui-every-minute",
+        {"every_ms": 60000, "task": {"kind": "noop", "queue": "default"}})
+    tab = driver.find_element(By.CSS_SELECTOR, 'a[data-tab="schedules"]')
+    assert tab.is_displayed(), "the Schedules tab is hidden although the API has /schedules"
+    tab.click()
+    row = 'tr[data-schedule="ui-every-minute"]'
+    until(driver, "the schedule's row", lambda d: d.find_elements(By.CSS_SELECTOR, row))
+    text = driver.find_element(By.CSS_SELECTOR, row).text
+    assert "every" in text and "active" in text, text
+    buttons = driver.find_elements(By.CSS_SELECTOR, f"{row} td.actions button")
+    assert [b.text for b in buttons] == ["Pause", "Run now"], [b.text for b in buttons]
+    buttons[1].click()
+    until(driver, "the run's toast", lambda d: "enqueued" in d.find_element(By.ID, "toast").text)
+    ran = api("GET", "/schedules/ui-every-minute")["recent_runs"]
+    assert ran and ran[0]["task_id"], ran
+    # The list is drawn again after each action: read the row afresh each time.
+    row_text = f"return document.querySelector('{row}')?.innerText || ''"
+    until(driver, "the list drawn again", lambda d: "Pause" in d.execute_script(row_text))
+    driver.execute_script(f"document.querySelector('{row} td.actions button').click()")
+    until(driver, "the schedule paused", lambda d: "paused" in d.execute_script(row_text))
+    assert api("GET", "/schedules/ui-every-minute")["state"] == "paused"
+    shot(driver, "schedules")
+    api("DELETE", "/schedules/ui-every-minute")
+
+
 def clean_and_narrow(driver):
     step("no console errors, the key in no URL, no overflow at phone width")
     errors = console_errors(driver)
@@ -308,6 +335,7 @@ def main():
         a_reader_sees_only_its_queue(driver)
         look_up_task(driver, ids[0])
         retry_dead_letter(driver)
+        schedules_tab(driver)
         clean_and_narrow(driver)
         reconnects_after_restart(driver, ttp)
     except Exception:
