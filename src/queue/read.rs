@@ -102,14 +102,16 @@ impl Queue {
         if queues.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for queue in queues {
-            self.add_stats(&mut pipe, queue);
-            pipe.cmd("HMGET").arg(self.keys.flow(queue)).arg("in").arg("out");
-        }
-        let pipe = &pipe;
-        let flat: Vec<redis::Value> =
-            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        // Grouped by node, like `stats_of_queues`: a cluster refuses one pipeline across
+        // the slots of several queues.
+        let keys: Vec<String> = queues.iter().map(|q| self.keys.flow(q)).collect();
+        let flat = self
+            .redis
+            .read_grouped(&keys, 6, |pipe, i| {
+                self.add_stats(pipe, &queues[i]);
+                pipe.cmd("HMGET").arg(&keys[i]).arg("in").arg("out");
+            })
+            .await?;
         flat.chunks(6).map(overview_of).collect()
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::config::Config;
 use ttp::kinds::HandlerRegistry;
-use ttp::testkit::{RedisCluster, TestApp, assert_problem, cluster_config};
+use ttp::testkit::{EventStream, RedisCluster, TestApp, assert_problem, cluster_config, queue_row};
 
 /// An app on `cluster` serving `queues` (none: the API only), changed by `change`.
 async fn app_on(
@@ -62,6 +62,8 @@ async fn every_feature_works_with_queues_spread_over_a_redis_cluster() {
     batches_replays_and_delays(&app, &queues).await;
     pauses_resumes_and_cancels(&app, &queues[1]).await;
     counts_every_queue(&app, &queues).await;
+    schedules_fire_on_every_master(&app, &queues).await;
+    the_dashboard_stream_shows_every_queue(&app, &queues).await;
     // A queue the embedded workers do not serve: they would race the waiting claim for
     // the queue's wake-up token.
     external_workers_claim_long_poll_and_are_reaped(&app, "external").await;
@@ -87,6 +89,48 @@ async fn runs_retries_dead_letters_and_long_polls(app: &TestApp, queues: &[Strin
         app.wait_for_state(&dead, "failed", Duration::from_secs(20)).await;
         let page = get_json(app, &format!("/queues/{queue}/dead")).await;
         assert_eq!(page["tasks"][0]["id"], dead.as_str(), "{page}");
+    }
+}
+
+/// A schedule per queue (so per master) fires, and its tasks run; the schedule index lives
+/// in the one global slot.
+async fn schedules_fire_on_every_master(app: &TestApp, queues: &[String]) {
+    for queue in queues {
+        let body = json!({"every_ms": 300, "task": {"kind": "noop", "queue": queue}});
+        let put = app.http.put(app.url(&format!("/schedules/s-{queue}"))).json(&body);
+        assert_eq!(put.send().await.unwrap().status(), 201, "{queue}");
+    }
+    let listed = get_json(app, "/schedules").await;
+    assert_eq!(listed["schedules"].as_array().map(Vec::len), Some(queues.len()), "{listed}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for queue in queues {
+        let view = loop {
+            let view = get_json(app, &format!("/schedules/s-{queue}")).await;
+            if view["fired"].as_u64().unwrap_or(0) >= 2 || Instant::now() > deadline {
+                break view;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(view["fired"].as_u64().unwrap_or(0) >= 2, "{queue}: {view}");
+        let task = view["recent_runs"][0]["task_id"].as_str().unwrap_or_default().to_owned();
+        app.wait_for_state(&task, "succeeded", Duration::from_secs(20)).await;
+        let removed = app.http.delete(app.url(&format!("/schedules/s-{queue}"))).send().await;
+        assert_eq!(removed.unwrap().status(), 204, "{queue}");
+    }
+}
+
+/// The dashboard's snapshot reads every queue's counts and flow, whichever master has it.
+async fn the_dashboard_stream_shows_every_queue(app: &TestApp, queues: &[String]) {
+    let mut stream = EventStream::open(&app.http, &app.url("/ui/events"), None).await;
+    let complete = |s: &Value| {
+        queues.iter().all(|q| queue_row(s, q).is_some_and(|r| r["tasks_out"].as_u64() > Some(0)))
+    };
+    let snapshot = stream.until(Duration::from_secs(10), complete).await;
+    assert!(snapshot["redis_error"].is_null(), "{snapshot}");
+    for queue in queues {
+        let row = queue_row(&snapshot, queue).unwrap_or_else(|| panic!("{queue}: {snapshot}"));
+        assert!(row["tasks_in"].as_u64().unwrap_or(0) > 0, "{queue}: {row}");
+        assert!(row["tasks_out"].as_u64().unwrap_or(0) > 0, "{queue}: {row}");
     }
 }
 

@@ -273,7 +273,7 @@ impl Queue {
         })
     }
 
-    /// The records of `schedules` (name, queue), in order, in one pipelined read;
+    /// The records of `schedules` (name, queue), in order, in one pipelined read per node;
     /// `None` for one that does not exist.
     pub async fn schedule_records(
         &self,
@@ -282,14 +282,17 @@ impl Queue {
         if schedules.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for (name, queue) in schedules {
-            pipe.cmd("HMGET").arg(self.keys.schedule(queue, name)).arg(&FIELDS);
-            pipe.cmd("LRANGE").arg(self.keys.schedule_runs(queue, name)).arg(0).arg(-1);
-        }
-        let pipe = &pipe;
-        let flat: Vec<redis::Value> =
-            self.redis.read(|mut c| async move { pipe.query_async(&mut c).await }).await?;
+        // Grouped by node: a cluster refuses one pipeline across the slots of several queues.
+        let keys: Vec<String> =
+            schedules.iter().map(|(name, queue)| self.keys.schedule(queue, name)).collect();
+        let flat = self
+            .redis
+            .read_grouped(&keys, 2, |pipe, i| {
+                let (name, queue) = &schedules[i];
+                pipe.cmd("HMGET").arg(&keys[i]).arg(&FIELDS);
+                pipe.cmd("LRANGE").arg(self.keys.schedule_runs(queue, name)).arg(0).arg(-1);
+            })
+            .await?;
         schedules
             .iter()
             .zip(flat.chunks(2))
