@@ -4,8 +4,6 @@
 //! that token, so a worker that lost its lease (it expired and the task was claimed
 //! again, or the attempt already ended) gets a 409 and changes nothing.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
@@ -15,7 +13,6 @@ use super::super::auth::Caller;
 use super::super::openapi::{self, examples};
 use super::super::view::rfc3339;
 use super::super::{ApiError, ApiJson, AppState, TaskView};
-use crate::config::MIN_LEASE_MS;
 use crate::metrics::{AttemptEnd, Outcome};
 use crate::queue::{Action, Holder, LeaseToken, Settlement, TaskRead};
 use crate::task::{FieldError, Next, TaskId, integral, now_ms};
@@ -194,19 +191,9 @@ pub async fn heartbeat(
     ApiJson(body): ApiJson<HeartbeatBody>,
 ) -> Result<Json<HeartbeatAnswer>, ApiError> {
     let (read, token) = held(&state, &caller, &id, &body.lease_token).await?;
-    let lease_max = state.lease_max.as_millis() as i64;
-    let lease_ms = body.lease_ms.unwrap_or(state.lease.as_millis() as i64);
-    let min = MIN_LEASE_MS as i64;
-    if !(min..=lease_max).contains(&lease_ms) {
-        return Err(FieldError::new(
-            "lease_ms",
-            format!("must be {min}..={lease_max}, got {lease_ms}"),
-        )
-        .into());
-    }
+    let lease = super::bounds::lease(&state, body.lease_ms)?;
     let started = read.claim.as_ref().map_or_else(now_ms, |c| c.started_at_ms);
     let cap = started + read.record.timeout_ms as i64;
-    let lease = Duration::from_millis(lease_ms as u64);
     match state.queue.renew_one(&read.record.id, &token, lease, cap).await? {
         Some(deadline) => Ok(Json(HeartbeatAnswer { lease_expires_at: rfc3339(deadline) })),
         None => Err(stale(&read)),

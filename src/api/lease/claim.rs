@@ -11,7 +11,8 @@ use super::super::auth::Caller;
 use super::super::openapi::{self, examples};
 use super::super::view::rfc3339;
 use super::super::{ApiError, ApiJson, AppState};
-use crate::config::{MAX_WAIT_MS, MIN_LEASE_MS};
+use super::bounds::{self, in_range};
+use crate::config::MAX_WAIT_MS;
 use crate::queue::{ClaimRequest, ClaimedTask, LeaseToken};
 use crate::task::{FieldError, QueueName, integral};
 
@@ -148,27 +149,9 @@ fn request_of(
     caller: &Caller,
     body: ClaimBody,
 ) -> Result<(ClaimRequest, Duration), ApiError> {
-    let range = |field: &str, value: Option<i64>, min: i64, max: i64, default: i64| {
-        let value = value.unwrap_or(default);
-        if (min..=max).contains(&value) {
-            Ok(value)
-        } else {
-            Err(ApiError::from(FieldError::new(
-                field,
-                format!("must be {min}..={max}, got {value}"),
-            )))
-        }
-    };
-    let max = range("max", body.max, 1, MAX_CLAIM as i64, 1)?;
-    let wait_ms = range("wait_ms", body.wait_ms, 0, MAX_WAIT_MS as i64, 0)?;
-    let lease_max = state.lease_max.as_millis() as i64;
-    let lease_ms = range(
-        "lease_ms",
-        body.lease_ms,
-        MIN_LEASE_MS as i64,
-        lease_max,
-        state.lease.as_millis() as i64,
-    )?;
+    let max = in_range("max", body.max, 1, MAX_CLAIM as i64, 1)?;
+    let wait_ms = in_range("wait_ms", body.wait_ms, 0, MAX_WAIT_MS as i64, 0)?;
+    let lease = bounds::lease(state, body.lease_ms)?;
     let worker_id = body.worker_id.map(|w| checked(w, "worker_id", b"._:@/-")).transpose()?;
     let token = LeaseToken::generate()?;
     let claim_id = match body.claim_id {
@@ -176,7 +159,6 @@ fn request_of(
         Some(id) => format!("x:{}:{}", caller.principal.label(), checked(id, "claim_id", b"._:-")?),
         None => token.to_string(),
     };
-    let lease = Duration::from_millis(lease_ms as u64);
     let request = ClaimRequest { claim_id, token, max: max as usize, lease, worker_id };
     Ok((request, Duration::from_millis(wait_ms as u64)))
 }

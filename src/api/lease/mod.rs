@@ -11,5 +11,6 @@
 //! stale or wrong token is a 409 and changes nothing.
 
 pub mod actions;
+mod bounds;
 pub mod claim;
 pub mod waiters;
