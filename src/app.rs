@@ -17,11 +17,12 @@ use crate::api::kinds_sync;
 use crate::api::lease::waiters::ClaimWaiters;
 use crate::api::waiters::{self, Waiters};
 use crate::api::{self, AppContext};
+use crate::backoff::Backoff;
 use crate::config::{Config, Settings};
 use crate::dashboard::{self, Dashboard};
 use crate::kinds::{Catalog, HandlerRegistry};
 use crate::metrics::Metrics;
-use crate::queue::Queue;
+use crate::queue::{Queue, Upgraded};
 use crate::server;
 use crate::task::QueueName;
 use crate::worker::{QueueSet, WorkerPool};
@@ -69,6 +70,33 @@ async fn check_redis(queue: &Queue) {
             "cannot read Redis maxmemory-policy (CONFIG GET refused); make sure it is noeviction"
         ),
     }
+}
+
+/// Upgrades data stored by the previous layout before anything reads it: at once when
+/// Redis answers, else in the background until it does (meanwhile the calls that read
+/// task hashes answer 503: `queue/upgrade.rs`).
+async fn upgrade_layout(queue: &Arc<Queue>, background: &TaskTracker, stop: &CancellationToken) {
+    let log = |done: Upgraded| {
+        if done != Upgraded::default() {
+            tracing::info!(
+                tasks = done.tasks,
+                schedules = done.schedules,
+                "upgraded data stored by the previous version to this version's layout"
+            );
+        }
+    };
+    let Err(first) = queue.upgrade_layout().await.map(log) else { return };
+    let (queue, stop) = (queue.clone(), stop.clone());
+    background.spawn(async move {
+        let mut backoff = Backoff::new("upgrading the stored layout");
+        let mut error = first;
+        while backoff.wait(&stop, &error).await {
+            match queue.upgrade_layout().await {
+                Ok(done) => return log(done),
+                Err(e) => error = e,
+            }
+        }
+    });
 }
 
 /// The queues a process maintains: those it serves (`served`, when it runs workers) and
@@ -161,8 +189,9 @@ impl App {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { settings, roles, listener, queue, registry, metrics, guard, tls, openapi } =
             self;
-        check_redis(&queue).await;
         let background = TaskTracker::new();
+        upgrade_layout(&queue, &background, &shutdown).await;
+        check_redis(&queue).await;
         let catalog = Arc::new(Catalog::new(registry.clone()));
         background.spawn(kinds_sync::run(queue.clone(), catalog.clone(), shutdown.clone()));
         let worker = settings.worker.clone();

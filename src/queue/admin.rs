@@ -1,6 +1,7 @@
 //! Operator transitions: cancel, remove, dead-letter replay, pause and resume, and the
 //! dead-letter list.
 
+use super::body::Body;
 use super::replies::RemoveCode;
 use super::{Queue, QueueError, Transition, fields};
 use crate::task::{QueueName, TaskId, TaskRecord, now_ms};
@@ -36,6 +37,7 @@ pub enum Removal {
 impl Queue {
     /// Cancels a task that is `queued` or `scheduled`.
     pub async fn cancel(&self, id: &TaskId) -> Result<Transition, QueueError> {
+        self.require_layout()?;
         let queue = id.queue();
         let mut call = self.scripts.cancel.prepare_invoke();
         call.key(self.keys.pending(queue))
@@ -54,6 +56,7 @@ impl Queue {
     /// removed, a finished one is removed (from the dead-letter sets too). Its kind is
     /// read first because the script needs the kind's dead-letter set among its keys.
     pub async fn remove(&self, id: &TaskId) -> Result<Removal, QueueError> {
+        self.require_layout()?;
         let queue = id.queue();
         let Some((kind, created_at_ms)) = self.identity_of(id).await? else {
             return Ok(Removal::Missing);
@@ -80,6 +83,7 @@ impl Queue {
 
     /// Re-enqueues a `failed` or `cancelled` task with fresh attempts.
     pub async fn revive(&self, id: &TaskId) -> Result<Transition, QueueError> {
+        self.require_layout()?;
         let queue = id.queue();
         let Some((kind, _)) = self.identity_of(id).await? else {
             return Ok(Transition::Missing);
@@ -120,18 +124,13 @@ impl Queue {
     /// The kind and submission time (ms) of task `id`; `None` when it is gone.
     async fn identity_of(&self, id: &TaskId) -> Result<Option<(String, i64)>, QueueError> {
         let key = self.keys.task(id);
-        let (kind, created): (Option<String>, Option<i64>) = self
+        let body: Option<String> = self
             .redis
             .read(|mut c| async move {
-                redis::cmd("HMGET")
-                    .arg(key)
-                    .arg(fields::name::KIND)
-                    .arg(fields::name::CREATED_MS)
-                    .query_async(&mut c)
-                    .await
+                redis::cmd("HGET").arg(key).arg(fields::name::BODY).query_async(&mut c).await
             })
             .await?;
-        Ok(kind.map(|kind| (kind, created.unwrap_or_default())))
+        Ok(body.and_then(|b| Body::decode(&b)).map(|b| (b.kind, b.created_at_ms)))
     }
 
     /// A page of `queue`'s dead-letter list, newest first, optionally only `kind`: two

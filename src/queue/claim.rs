@@ -1,5 +1,5 @@
-//! Claiming work: pop ready tasks into the lease set (claim.lua), then read what the
-//! worker needs of them in one pipelined round trip. A claim is idempotent by its id, so
+//! Claiming work: pop ready tasks into the lease set and read what the worker needs of
+//! them, in one script call (claim.lua). A claim is idempotent by its id, so
 //! a claimer that got no answer (a timeout, a stall) sends the same request again and
 //! gets the same tasks: a claim nobody received never costs a task an attempt.
 
@@ -95,6 +95,7 @@ impl Queue {
         queue: &QueueName,
         request: &ClaimRequest,
     ) -> Result<Vec<ClaimedTask>, QueueError> {
+        self.require_layout()?;
         let mut call = self.scripts.claim.prepare_invoke();
         call.key(self.keys.pending(queue))
             .key(self.keys.leased(queue))
@@ -102,59 +103,33 @@ impl Queue {
             .key(self.keys.wake(queue))
             .key(self.keys.started(queue))
             .key(self.keys.claim(queue, &request.claim_id))
+            .key(self.keys.task_prefix(queue))
             .arg(request.max.clamp(1, MAX_CLAIM))
             .arg(request.lease.as_millis() as u64)
             .arg(request.token.as_str())
             .arg(request.worker_id.as_deref().unwrap_or("-"));
-        let reply: Vec<String> =
+        let reply: Vec<Option<String>> =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        let [token, started, ids @ ..] = reply.as_slice() else {
+        let corrupt = || QueueError::Corrupt("claim answered a malformed claim".into());
+        let mut reply = reply.into_iter();
+        let (Some(token), Some(started)) = (reply.next(), reply.next()) else {
             return Ok(Vec::new());
         };
-        let corrupt = || QueueError::Corrupt("claim answered a malformed claim".into());
-        let token = LeaseToken::parse(token).ok_or_else(corrupt)?;
-        let started: i64 = started.parse().map_err(|_| corrupt())?;
-        let ids: Vec<TaskId> = ids.iter().filter_map(|id| TaskId::parse(id)).collect();
-        // The claim ran: its tasks are leased under it. Reading them failing is a lost
-        // answer like a timed-out claim (outcome unknown, never "not carried out"), so the
-        // caller sends the same request again, which answers the same tasks.
-        let rows = self.read_claimed(&ids).await.map_err(|e| {
-            QueueError::Lost(format!("the claim ran but its tasks could not be read: {e}"))
-        })?;
+        let token = token.as_deref().and_then(LeaseToken::parse).ok_or_else(corrupt)?;
+        let started: i64 = started.and_then(|s| s.parse().ok()).ok_or_else(corrupt)?;
+        let per_task = 1 + ClaimFields::NAMES.len();
+        let rest: Vec<Option<String>> = reply.collect();
+        if !rest.len().is_multiple_of(per_task) {
+            return Err(corrupt());
+        }
         // A task whose hash is gone (deleted by hand) stays leased; the reaper forgets it.
-        Ok(ids
-            .into_iter()
-            .zip(rows)
-            .filter_map(|(id, row)| claimed(id, row, &token, started))
+        Ok(rest
+            .chunks(per_task)
+            .filter_map(|chunk| {
+                let id = TaskId::parse(chunk[0].as_deref()?)?;
+                claimed(id, chunk[1..].to_vec(), &token, started)
+            })
             .collect())
-    }
-
-    /// What a worker needs of the tasks it claimed. They are already leased to it: a
-    /// failed read is tried again here (a blip), then reported so that the claim itself is
-    /// sent again (a stall), as giving up would leave them to the reaper.
-    async fn read_claimed(&self, ids: &[TaskId]) -> Result<Vec<Vec<Option<String>>>, QueueError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let hashes: Vec<String> = ids.iter().map(|id| self.keys.task(id)).collect();
-        let mut rows = Err(QueueError::Timeout(0));
-        for _ in 0..3 {
-            let hashes = &hashes;
-            rows = self
-                .redis
-                .read(|mut c| async move {
-                    let mut pipe = redis::pipe();
-                    for hash in hashes {
-                        pipe.cmd("HMGET").arg(hash).arg(&ClaimFields::NAMES);
-                    }
-                    pipe.query_async(&mut c).await
-                })
-                .await;
-            if rows.is_ok() {
-                break;
-            }
-        }
-        rows
     }
 
     /// Extends the leases of tasks this process still runs, each under the claim token
@@ -216,19 +191,19 @@ fn claimed(
     if fields.state != State::Queued {
         return None;
     }
-    let payload = fields.payload.and_then(|p| serde_json::from_str(&p).ok());
+    let body = fields.body;
     Some(ClaimedTask {
         id,
         token: token.clone(),
         attempt: fields.attempts + 1,
-        max_attempts: fields.max_attempts,
-        kind: fields.kind,
-        payload: payload.unwrap_or(Value::Null),
-        timeout_ms: fields.timeout_ms,
-        created_at_ms: fields.created_at_ms,
-        ready_at_ms: fields.run_at_ms.unwrap_or(fields.created_at_ms),
+        max_attempts: body.max_attempts,
+        payload: serde_json::from_str(&body.payload).unwrap_or(Value::Null),
+        kind: body.kind,
+        timeout_ms: body.timeout_ms,
+        created_at_ms: body.created_at_ms,
+        ready_at_ms: fields.run_at_ms.unwrap_or(body.created_at_ms),
         started_at_ms: started,
-        priority: fields.priority,
-        result_ttl_s: fields.result_ttl_s,
+        priority: body.priority.get(),
+        result_ttl_s: body.result_ttl_s,
     })
 }

@@ -11,6 +11,7 @@
 
 use tokio::time::Instant;
 
+use super::body::Body;
 use super::conn::Conn;
 use super::replies::EnqueueCode;
 use super::{Queue, QueueError};
@@ -117,14 +118,10 @@ impl Queue {
             .arg(task.id.as_str())
             .arg(task.priority.get())
             .arg(task.run_at_ms.unwrap_or(0))
-            .arg(task.kind.as_str())
-            .arg(task.payload.as_str())
-            .arg(task.max_attempts)
-            .arg(task.timeout_ms)
+            .arg(Body::of(task))
             .arg(task.result_ttl_s)
             .arg(u8::from(task.fingerprint.is_some()))
-            .arg(task.fingerprint.as_deref().unwrap_or_default())
-            .arg(task.created_at_ms);
+            .arg(task.fingerprint.as_deref().unwrap_or_default());
     }
 }
 

@@ -1,47 +1,39 @@
 //! The schema of a task's data in Redis: the field names of a task hash, the typed
 //! projections the Rust side reads (each with its `HMGET` field list and its decoder),
 //! and the claim entry of a running attempt. The Lua scripts write the same names; a test
-//! below holds `enqueue.lua` to this list.
+//! below holds them to this list.
 //!
-//! Short names keep every task hash small (Redis stores a small hash as a listpack, so
-//! names count towards the memory of every kept task).
+//! What never changes is packed into one field, the body (`body.rs`), written once at
+//! submission; the fields that change as a task moves (state, attempts, times, result)
+//! stay apart so that a transition writes only them. One-letter names keep every task
+//! hash small (Redis stores a small hash as a listpack, so names count towards the memory
+//! of every kept task).
 
 use std::collections::HashMap;
 
-use crate::task::{Payload, Priority, State, TaskId, TaskRecord};
+use crate::task::{State, TaskId, TaskRecord};
 
+use super::body::Body;
 use super::{LeaseToken, QueueError};
 
 /// Field names of a task hash.
 pub mod name {
-    /// The kind (string).
-    pub const KIND: &str = "kind";
-    /// The payload (JSON text).
-    pub const PAYLOAD: &str = "payload";
-    /// The priority, 0..=9.
-    pub const PRIORITY: &str = "prio";
+    /// The immutable part: priority, limits, creation, kind and payload (`body.rs`).
+    pub const BODY: &str = "b";
     /// The stored state (`queued` also while running: see [`super::ClaimEntry`]).
-    pub const STATE: &str = "state";
-    /// Attempts that have ended.
-    pub const ATTEMPTS: &str = "att";
-    /// Attempts allowed.
-    pub const MAX_ATTEMPTS: &str = "max";
-    /// Per-attempt timeout, ms.
-    pub const TIMEOUT_MS: &str = "timeout";
-    /// Result retention, s.
-    pub const RESULT_TTL_S: &str = "ttl";
-    /// Submission time, ms since the epoch.
-    pub const CREATED_MS: &str = "created";
+    pub const STATE: &str = "s";
+    /// Attempts that have ended (absent: none).
+    pub const ATTEMPTS: &str = "a";
     /// Earliest start (delay or retry backoff), ms.
-    pub const RUN_AT_MS: &str = "run_at";
+    pub const RUN_AT_MS: &str = "r";
     /// Start of the latest ended attempt, ms.
-    pub const STARTED_MS: &str = "started";
+    pub const STARTED_MS: &str = "t";
     /// When it became terminal, ms.
-    pub const FINISHED_MS: &str = "finished";
+    pub const FINISHED_MS: &str = "f";
     /// The result (JSON text), once succeeded.
-    pub const RESULT: &str = "result";
+    pub const RESULT: &str = "o";
     /// The last failure's message.
-    pub const ERROR: &str = "error";
+    pub const ERROR: &str = "e";
     /// The schedule that submitted it (absent for a direct submission).
     pub const SCHEDULE: &str = "sched";
 }
@@ -64,16 +56,16 @@ impl<'a> Row<'a> {
         QueueError::Corrupt(format!("task {}: field {field} is missing or malformed", self.id))
     }
 
-    fn text(&self, field: &str) -> Result<String, QueueError> {
-        self.map.get(field).cloned().ok_or_else(|| self.corrupt(field))
-    }
-
     fn int(&self, field: &str) -> Option<i64> {
         self.map.get(field).and_then(|v| v.parse().ok())
     }
 
-    fn need<T: TryFrom<i64>>(&self, field: &str) -> Result<T, QueueError> {
-        self.int(field).and_then(|v| T::try_from(v).ok()).ok_or_else(|| self.corrupt(field))
+    /// Attempts ended: absent until the first one ends.
+    fn attempts(&self) -> Result<u32, QueueError> {
+        match self.map.get(ATTEMPTS) {
+            None => Ok(0),
+            Some(v) => v.parse().map_err(|_| self.corrupt(ATTEMPTS)),
+        }
     }
 
     fn json(&self, field: &str) -> Result<Option<serde_json::Value>, QueueError> {
@@ -82,7 +74,12 @@ impl<'a> Row<'a> {
     }
 
     fn state(&self) -> Result<State, QueueError> {
-        self.text(STATE)?.parse().map_err(|_| self.corrupt(STATE))
+        let state = self.map.get(STATE).ok_or_else(|| self.corrupt(STATE))?;
+        state.parse().map_err(|_| self.corrupt(STATE))
+    }
+
+    fn body(&self) -> Result<Body, QueueError> {
+        self.map.get(BODY).and_then(|b| Body::decode(b)).ok_or_else(|| self.corrupt(BODY))
     }
 }
 
@@ -91,23 +88,8 @@ pub struct RecordFields;
 
 impl RecordFields {
     /// Every field, in `HMGET` order.
-    pub const NAMES: [&'static str; 15] = [
-        KIND,
-        PAYLOAD,
-        PRIORITY,
-        STATE,
-        ATTEMPTS,
-        MAX_ATTEMPTS,
-        TIMEOUT_MS,
-        RESULT_TTL_S,
-        CREATED_MS,
-        RUN_AT_MS,
-        STARTED_MS,
-        FINISHED_MS,
-        RESULT,
-        ERROR,
-        SCHEDULE,
-    ];
+    pub const NAMES: [&'static str; 9] =
+        [BODY, STATE, ATTEMPTS, RUN_AT_MS, STARTED_MS, FINISHED_MS, RESULT, ERROR, SCHEDULE];
 
     /// The record of `id` from its `HMGET` of [`Self::NAMES`]; `None` when the hash is gone.
     pub fn decode(
@@ -118,87 +100,56 @@ impl RecordFields {
         if row.map.is_empty() {
             return Ok(None);
         }
+        let body = row.body()?;
         Ok(Some(TaskRecord {
             id: id.clone(),
-            kind: row.text(KIND)?,
             state: row.state()?,
-            priority: Priority::new(row.need(PRIORITY)?).map_err(|_| row.corrupt(PRIORITY))?,
-            attempts: row.need(ATTEMPTS)?,
-            max_attempts: row.need(MAX_ATTEMPTS)?,
-            timeout_ms: row.need(TIMEOUT_MS)?,
-            result_ttl_s: row.need(RESULT_TTL_S)?,
-            created_at_ms: row.need(CREATED_MS)?,
+            priority: body.priority,
+            attempts: row.attempts()?,
+            max_attempts: body.max_attempts,
+            timeout_ms: body.timeout_ms,
+            result_ttl_s: body.result_ttl_s,
+            created_at_ms: body.created_at_ms,
             run_at_ms: row.int(RUN_AT_MS),
             started_at_ms: row.int(STARTED_MS),
             finished_at_ms: row.int(FINISHED_MS),
             result: row.json(RESULT)?,
             error: row.map.get(ERROR).cloned(),
-            payload: match row.map.get(PAYLOAD) {
-                Some(text) => {
-                    Payload::from_stored(text.clone()).ok_or_else(|| row.corrupt(PAYLOAD))?
-                }
-                None => Payload::null(),
-            },
+            payload: body.payload().ok_or_else(|| row.corrupt(BODY))?,
+            kind: body.kind,
             schedule: row.map.get(SCHEDULE).cloned(),
             worker_id: None,
         }))
     }
 }
 
-/// What a worker needs of a task it just claimed.
+/// What a worker needs of a task it just claimed: `claim.lua` reads these fields of every
+/// task it takes, in this order, and answers them after the id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimFields {
     /// The stored state (a claimable task is `queued`).
     pub state: State,
     /// Attempts that have ended before this one.
     pub attempts: u32,
-    /// Attempts allowed.
-    pub max_attempts: u32,
-    /// Its kind.
-    pub kind: String,
-    /// Its payload (JSON text).
-    pub payload: Option<String>,
-    /// Per-attempt timeout.
-    pub timeout_ms: u64,
-    /// Submission time.
-    pub created_at_ms: i64,
     /// Its delay or retry time, if any.
     pub run_at_ms: Option<i64>,
-    /// Its priority.
-    pub priority: u8,
-    /// Its result retention.
-    pub result_ttl_s: u64,
+    /// The immutable part.
+    pub body: Body,
 }
 
 impl ClaimFields {
-    /// The fields a claim reads, in `HMGET` order.
-    pub const NAMES: [&'static str; 10] = [
-        STATE,
-        ATTEMPTS,
-        MAX_ATTEMPTS,
-        KIND,
-        PAYLOAD,
-        TIMEOUT_MS,
-        CREATED_MS,
-        RUN_AT_MS,
-        PRIORITY,
-        RESULT_TTL_S,
-    ];
+    /// The fields a claim reads, in `HMGET` order (`claim.lua` holds the same list; a
+    /// test below compares them).
+    pub const NAMES: [&'static str; 4] = [BODY, STATE, ATTEMPTS, RUN_AT_MS];
 
-    /// Decodes an `HMGET` of [`Self::NAMES`]; `None` when the hash is gone or malformed.
+    /// Decodes a claim's answer for one task; `None` when the hash is gone or malformed.
     pub fn decode(id: &TaskId, values: Vec<Option<String>>) -> Option<Self> {
         let row = Row::new(id, &Self::NAMES, values);
         Some(Self {
             state: row.state().ok()?,
-            attempts: row.need(ATTEMPTS).ok()?,
-            max_attempts: row.need(MAX_ATTEMPTS).ok()?,
-            kind: row.text(KIND).ok()?,
-            payload: row.map.get(PAYLOAD).cloned(),
-            timeout_ms: row.need(TIMEOUT_MS).ok()?,
-            created_at_ms: row.need(CREATED_MS).ok()?,
+            attempts: row.attempts().ok()?,
             run_at_ms: row.int(RUN_AT_MS),
-            priority: row.need(PRIORITY).ok()?,
-            result_ttl_s: row.need(RESULT_TTL_S).ok()?,
+            body: row.body().ok()?,
         })
     }
 }
@@ -222,19 +173,19 @@ pub struct LeaseFields {
 
 impl LeaseFields {
     /// The fields the reaper reads, in `HMGET` order.
-    pub const NAMES: [&'static str; 6] =
-        [STATE, ATTEMPTS, MAX_ATTEMPTS, KIND, CREATED_MS, TIMEOUT_MS];
+    pub const NAMES: [&'static str; 3] = [BODY, STATE, ATTEMPTS];
 
     /// Decodes an `HMGET` of [`Self::NAMES`]; `None` when the hash is gone or malformed.
     pub fn decode(id: &TaskId, values: Vec<Option<String>>) -> Option<Self> {
         let row = Row::new(id, &Self::NAMES, values);
+        let body = row.body().ok()?;
         Some(Self {
             state: row.state().ok()?,
-            attempts: row.need(ATTEMPTS).ok()?,
-            max_attempts: row.need(MAX_ATTEMPTS).ok()?,
-            kind: row.text(KIND).ok()?,
-            created_at_ms: row.need(CREATED_MS).ok()?,
-            timeout_ms: row.need(TIMEOUT_MS).ok()?,
+            attempts: row.attempts().ok()?,
+            max_attempts: body.max_attempts,
+            kind: body.kind,
+            created_at_ms: body.created_at_ms,
+            timeout_ms: body.timeout_ms,
         })
     }
 }
@@ -268,35 +219,50 @@ impl ClaimEntry {
 mod tests {
     use super::*;
 
-    /// The names the scripts write into a new task's hash: the prelude's `task_fields`
-    /// table, and what `enqueue.lua` and the schedules' helper append to it.
-    fn written_by_enqueue() -> Vec<String> {
-        let prelude = include_str!("lua/prelude.lua");
-        let body = prelude.split("local function task_fields").nth(1).unwrap_or_default();
-        let table = body.split("return {").nth(1).and_then(|t| t.split('}').next());
-        let quoted = table.unwrap_or_default().split('\'').skip(1).step_by(2);
-        let mut names: Vec<String> = quoted.map(str::to_owned).collect();
-        let scripts = [include_str!("lua/enqueue.lua"), include_str!("lua/schedule_lib.lua")];
-        for script in scripts {
-            assert!(script.contains("task_fields("), "a script stores tasks another way");
-            // A delayed task also gets its run_at, a schedule's its schedule (appended).
-            for appended in script.split("fields[#fields + 1] = '").skip(1) {
-                names.extend(appended.split('\'').next().map(str::to_owned));
-            }
-        }
-        names
+    /// The quoted names in `text` that look like task fields.
+    fn quoted(text: &str) -> Vec<&str> {
+        text.split('\'').skip(1).step_by(2).collect()
     }
 
     #[test]
-    fn fields_read_at_claim_and_reap_are_written_at_enqueue() {
-        let written = written_by_enqueue();
-        assert!(written.len() >= 9, "{written:?}");
-        for name in ClaimFields::NAMES.iter().chain(&LeaseFields::NAMES) {
-            assert!(written.iter().any(|w| w == name), "{name} is read but never written");
+    fn the_scripts_write_and_read_only_names_of_the_schema() {
+        // Every HSET/HMGET/HGET/HDEL of a task hash in the task scripts names schema fields.
+        let scripts = [
+            include_str!("lua/enqueue.lua"),
+            include_str!("lua/settle.lua"),
+            include_str!("lua/promote.lua"),
+            include_str!("lua/revive.lua"),
+            include_str!("lua/cancel.lua"),
+            include_str!("lua/remove.lua"),
+            include_str!("lua/schedule_lib.lua"),
+        ];
+        let mut seen = 0;
+        for script in scripts {
+            for line in script.lines().filter(|l| l.contains("hash") || l.contains("KEYS[")) {
+                let Some(call) = ["'HSET'", "'HMGET'", "'HGET'", "'HDEL'"]
+                    .iter()
+                    .find_map(|c| line.split(c).nth(1))
+                else {
+                    continue;
+                };
+                if line.contains("record") || line.contains("KEYS[5], unpack") {
+                    continue; // a schedule's record, or the started hash
+                }
+                // Quoted states are values written, not names.
+                for name in quoted(call).into_iter().filter(|q| q.parse::<State>().is_err()) {
+                    seen += 1;
+                    assert!(RecordFields::NAMES.contains(&name), "{name} in {line:?}");
+                }
+            }
         }
-        for name in &written {
-            assert!(RecordFields::NAMES.contains(&name.as_str()), "{name} is not in the schema");
-        }
+        assert!(seen >= 20, "found only {seen} field names in the scripts");
+    }
+
+    #[test]
+    fn the_claim_script_reads_the_claim_fields_in_order() {
+        let claim = include_str!("lua/claim.lua");
+        let fields = claim.split("local FIELDS = {").nth(1).and_then(|t| t.split('}').next());
+        assert_eq!(quoted(fields.unwrap_or_default()), ClaimFields::NAMES.to_vec());
     }
 
     #[test]

@@ -138,7 +138,8 @@ impl Redis {
         join_all(masters.iter().map(|node| self.on_node(node, cmd))).await.into_iter().collect()
     }
 
-    async fn on_node(&self, node: &Node, cmd: &redis::Cmd) -> Result<Value, QueueError> {
+    /// The reply of `node` to `cmd`, sent to it directly.
+    pub(super) async fn on_node(&self, node: &Node, cmd: &redis::Cmd) -> Result<Value, QueueError> {
         let Node::At { host, port } = node else {
             return self.read(|mut c| async move { cmd.query_async(&mut c).await }).await;
         };

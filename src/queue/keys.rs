@@ -22,9 +22,29 @@ impl Keys {
         format!("{}:{{{}}}:{}", self.prefix, queue, suffix)
     }
 
-    /// Hash of one task.
+    /// Hash of one task: [`Keys::task_prefix`] of its queue, then its id.
     pub fn task(&self, id: &TaskId) -> String {
-        self.queue_key(id.queue(), &format!("task:{id}"))
+        let mut key = self.task_prefix(id.queue());
+        key.push_str(id.as_str());
+        key
+    }
+
+    /// What every task hash of `queue` starts with: `claim.lua` forms the hashes of the
+    /// tasks it pops from it (their ids are only known once popped).
+    pub fn task_prefix(&self, queue: &QueueName) -> String {
+        self.queue_key(queue, "task:")
+    }
+
+    /// The `SCAN MATCH` pattern of every task hash of the deployment.
+    pub fn task_pattern(&self) -> String {
+        format!("{}:{{*}}:task:*", self.prefix)
+    }
+
+    /// The id of the task whose hash is `key`; `None` for any other key.
+    pub fn task_of(&self, key: &str) -> Option<TaskId> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":{")?;
+        let (queue, id) = rest.split_once("}:task:")?;
+        TaskId::parse(id).filter(|id| id.queue().as_str() == queue)
     }
 
     /// Ready tasks, by priority then sequence.
@@ -121,6 +141,11 @@ impl Keys {
     /// Wake-up list of the schedulers: a schedule of the queue was created or changed.
     pub fn schedules_wake(&self, queue: &QueueName) -> String {
         self.queue_key(queue, "schedules:wake")
+    }
+
+    /// The version of the layout the deployment's data is stored in (absent: the first).
+    pub fn layout(&self) -> String {
+        self.global("layout")
     }
 
     /// A key of the whole deployment: all of them share the hash tag `{:global}` (no

@@ -87,6 +87,7 @@ impl Queue {
     /// The expired leases of `queue` (at most one pass) with what ending their attempts
     /// needs; ending them is the reaper's decision, written back with [`Queue::settle`].
     pub async fn expired_leases(&self, queue: &QueueName) -> Result<ExpiredLeases, QueueError> {
+        self.require_layout()?;
         let now = now_ms();
         let (ids, next_deadline_ms) = self.due_and_next(self.keys.leased(queue), now).await?;
         if ids.is_empty() {

@@ -8,7 +8,7 @@
 //!
 //! | key | type | contents | written by | read by | TTL |
 //! |---|---|---|---|---|---|
-//! | `P:{q}:task:<id>` | hash | kind, payload, prio, state, att (attempts ended), max, timeout, ttl, created, run_at, started, finished, result, error | enqueue, settle, promote, cancel, revive; deleted by remove | GET /tasks, workers | none while live; `ttl` (result TTL) once succeeded, `TTP_DEAD_TTL_S` once failed |
+//! | `P:{q}:task:<id>` | hash | `b` body: priority, max attempts, timeout, result TTL, created, kind, payload (`body.rs`; written once); `s` state, `a` attempts ended, `r` run_at, `t` started, `f` finished, `o` result, `e` error, `sched` schedule (`fields.rs`) | enqueue, settle, promote, cancel, revive; deleted by remove | GET /tasks, workers | none while live; `ttl` (result TTL) once succeeded, `TTP_DEAD_TTL_S` once failed |
 //! | `P:{q}:pending` | zset | ready task ids, score `(9 - prio)·2^42 + seq` | enqueue, promote, settle (requeue/release) | claim | none (bounded by `TTP_MAX_QUEUE_LENGTH`) |
 //! | `P:{q}:scheduled` | zset | ids waiting for a delay or retry backoff, score = due ms | enqueue, settle (retry) | promote | none (bounded likewise) |
 //! | `P:{q}:leased` | zset | running ids, score = lease deadline ms | claim, renew (fenced by claim token), settle | reaper, GET /tasks | none (≤ running tasks) |
@@ -32,12 +32,14 @@
 //! | `P:G:probe` | string | readiness write probe | /readyz | — | 10 s |
 //! | `P:G:queues` | set | every queue in use, at most `TTP_MAX_QUEUES` | register (once a minute per process and queue) | lists, stats, metrics, sweeper (forgets idle ones) | none |
 //! | `P:G:kinds` | hash | external kind → `{"queue", "description", "payload_schema"}` | PUT/DELETE /kinds | every process (cached, refreshed when the version moves) | none |
+//! | `P:G:layout` | string | the layout the deployment's data is stored in (absent: 1; this version writes 2 and upgrades 1 at start-up: `upgrade.rs`) | start-up | start-up | none |
 //! | `P:G:kinds:version` | string | counter moved by every change of `kinds` | PUT/DELETE /kinds | every process, each second | none |
 //!
 //! Schedules keep their records in their queue's slot and an index of names under `G`:
 //! see the table in [`schedules`].
 
 mod admin;
+mod body;
 mod claim;
 mod clients;
 mod conn;
@@ -58,12 +60,15 @@ mod scripts;
 mod settle;
 mod token;
 mod topology;
+mod upgrade;
 mod wakeup;
 mod watch;
 
 pub use admin::{DeadPage, Removal, parse_cursor};
+pub use body::Body;
 pub use claim::{ClaimRequest, ClaimedTask, MAX_CLAIM};
 pub use enqueue::Enqueued;
+pub use fields::name as field;
 pub use fields::{ClaimEntry, LeaseFields};
 pub use keys::Keys;
 pub use maintenance::{ExpiredLease, ExpiredLeases, Promoted};
@@ -72,6 +77,7 @@ pub use read::{Flow, QueueStats, TaskRead};
 pub use replies::Transition;
 pub use settle::{Action, Holder, Settlement};
 pub use token::LeaseToken;
+pub use upgrade::Upgraded;
 pub use wakeup::{WaitFor, Waiter};
 pub use watch::{Finished, FinishedTasks};
 
@@ -169,6 +175,8 @@ pub struct Queue {
     limits: QueueLimits,
     min_replicas: u64,
     registered: Mutex<HashMap<QueueName, tokio::time::Instant>>,
+    /// Whether the stored data is known to be in this version's layout (`upgrade.rs`).
+    upgraded: std::sync::atomic::AtomicBool,
 }
 
 impl Queue {
@@ -186,6 +194,7 @@ impl Queue {
             limits,
             min_replicas: redis.min_replicas,
             registered: Mutex::new(HashMap::new()),
+            upgraded: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -199,6 +208,7 @@ impl Queue {
     /// so readiness writes a short-lived probe key and checks `INFO memory` too — of
     /// every master, on a cluster.
     pub async fn probe_writable(&self) -> Result<(), QueueError> {
+        self.require_layout()?;
         let key = self.keys.probe();
         self.redis
             .read(|mut c| async move {

@@ -51,6 +51,7 @@ impl Queue {
     }
 
     async fn read_many(&self, ids: &[TaskId]) -> Result<Vec<Option<TaskRead>>, QueueError> {
+        self.require_layout()?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -43,6 +43,10 @@ pub struct Scripts {
     pub resume: Script,
     /// A queue added to the deployment's set, within its limit.
     pub register: Script,
+    /// Task hashes of the previous layout converted (`upgrade.rs`).
+    pub upgrade_tasks: Script,
+    /// A schedule template of the previous layout converted.
+    pub upgrade_schedule: Script,
     /// The schedules' scripts.
     pub schedule: ScheduleScripts,
 }
@@ -84,6 +88,8 @@ impl Scripts {
             remove: load(include_str!("lua/remove.lua")),
             resume: load(include_str!("lua/resume.lua")),
             register: load(include_str!("lua/register.lua")),
+            upgrade_tasks: load(include_str!("lua/upgrade_tasks.lua")),
+            upgrade_schedule: load(include_str!("lua/upgrade_schedule.lua")),
             schedule: ScheduleScripts {
                 claim: load(include_str!("lua/schedule_claim.lua")),
                 forget: load(include_str!("lua/schedule_forget.lua")),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use super::RedisServer;
-use crate::queue::Keys;
+use crate::queue::{Keys, field};
 use crate::task::{QueueName, TaskId};
 
 /// The `default` queue.
@@ -31,6 +31,11 @@ pub fn zscore(redis: &RedisServer, key: &str, member: &str) -> Option<f64> {
     redis::cmd("ZSCORE").arg(key).arg(member).query(&mut redis.connection()).unwrap()
 }
 
+/// The kind in a stored body (`field::BODY`).
+pub fn body_kind(body: Option<&str>) -> Option<String> {
+    body.and_then(crate::queue::Body::decode).map(|b| b.kind)
+}
+
 /// One field of a task's hash, read straight from Redis.
 pub fn task_field(conn: &mut redis::Connection, id: &str, field: &str) -> Option<String> {
     let key = default_keys().task(&TaskId::parse(id).unwrap());
@@ -40,7 +45,7 @@ pub fn task_field(conn: &mut redis::Connection, id: &str, field: &str) -> Option
 /// The state as stored: a task in the lease set is running (its hash keeps `queued`
 /// until the attempt ends).
 fn stored_state(conn: &mut redis::Connection, id: &str) -> Option<String> {
-    let state = task_field(conn, id, "state")?;
+    let state = task_field(conn, id, field::STATE)?;
     let leased: Option<f64> = redis::cmd("ZSCORE")
         .arg(default_keys().leased(&default_queue()))
         .arg(id)
@@ -126,7 +131,7 @@ pub async fn wait_terminal<C: ConnectionLike>(
     let mut remaining: Vec<String> = ids.to_vec();
     let mut reported = Instant::now();
     loop {
-        let states = task_fields(conn, &remaining, &["state"]).await;
+        let states = task_fields(conn, &remaining, &[field::STATE]).await;
         remaining = remaining
             .into_iter()
             .zip(states)
@@ -142,7 +147,8 @@ pub async fn wait_terminal<C: ConnectionLike>(
         }
         if started.elapsed() > within {
             let few: Vec<String> = remaining.iter().take(5).cloned().collect();
-            let fields = ["state", "att", "max", "kind", "run_at", "error"];
+            let fields =
+                [field::STATE, field::ATTEMPTS, field::BODY, field::RUN_AT_MS, field::ERROR];
             let rows = task_fields(conn, &few, &fields).await;
             panic!(
                 "{} of {} tasks not terminal after {within:?}; e.g. {:?}",

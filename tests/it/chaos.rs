@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use ttp::queue::field;
 use ttp::testkit::{self, RedisServer, TtpProcess, default_keys, default_queue};
 
 /// Submission sends one batch per tick, so the workers always have some work in hand
@@ -245,13 +246,22 @@ async fn check_outcomes(
     plans: &HashMap<String, Plan>,
 ) -> Counts {
     let ids: Vec<String> = plans.keys().cloned().collect();
-    let rows = testkit::task_fields(conn, &ids, &["state", "att", "kind", "result"]).await;
+    let rows = testkit::task_fields(
+        conn,
+        &ids,
+        &[field::STATE, field::ATTEMPTS, field::BODY, field::RESULT],
+    )
+    .await;
     let mut counts = Counts::default();
     for (id, row) in ids.iter().zip(rows) {
         let plan = plans[id];
         let state = row[0].as_deref();
         let attempts: u32 = row[1].as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
-        assert_eq!(row[2].as_deref(), Some(plan.kind), "{id}: {row:?}");
+        assert_eq!(
+            testkit::body_kind(row[2].as_deref()).as_deref(),
+            Some(plan.kind),
+            "{id}: {row:?}"
+        );
         let want = if plan.succeeds { "succeeded" } else { "failed" };
         assert_eq!(state, Some(want), "{id} ({plan:?}) ended {row:?}");
         assert!(attempts >= plan.needed, "{id} ({plan:?}) ended too early: {row:?}");

@@ -19,6 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use ttp::queue::field;
 use ttp::testkit::{self, RedisCluster, TtpProcess};
 
 use crate::cluster::queue_per_master;
@@ -249,7 +250,7 @@ async fn settle_unknown(
     within: Duration,
 ) -> (Vec<String>, usize) {
     let ids: Vec<String> = answers.unknown.keys().cloned().collect();
-    let states = testkit::task_fields(conn, &ids, &["state"]).await;
+    let states = testkit::task_fields(conn, &ids, &[field::STATE]).await;
     let stored: Vec<String> =
         ids.iter().zip(&states).filter(|(_, s)| s[0].is_some()).map(|(id, _)| id.clone()).collect();
     testkit::wait_terminal(conn, &stored, within, |_, _| {}).await;
@@ -271,7 +272,7 @@ async fn check_outcomes(
     plans: &HashMap<String, Plan>,
 ) -> Counts {
     let ids: Vec<String> = plans.keys().cloned().collect();
-    let rows = testkit::task_fields(conn, &ids, &["state", "att"]).await;
+    let rows = testkit::task_fields(conn, &ids, &[field::STATE, field::ATTEMPTS]).await;
     let mut counts = Counts::default();
     for (id, row) in ids.iter().zip(rows) {
         let plan = plans[id];

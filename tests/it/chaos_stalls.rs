@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use ttp::queue::field;
 use ttp::testkit::{self, RedisServer, TtpProcess};
 
 /// How long each stall lasts: longer than the processes' Redis deadline.
@@ -150,7 +151,7 @@ async fn no_attempt_is_lost_and_no_refused_task_is_stored_while_redis_stalls() {
     }
     let mut conn = testkit::connect(&redis).await;
     let unknown_ids: Vec<String> = answers.unknown.keys().cloned().collect();
-    let found = testkit::task_fields(&mut conn, &unknown_ids, &["state"]).await;
+    let found = testkit::task_fields(&mut conn, &unknown_ids, &[field::STATE]).await;
     let mut expected = answers.accepted.clone();
     for (id, row) in unknown_ids.iter().zip(&found) {
         if row[0].is_some() {
@@ -171,7 +172,8 @@ async fn no_attempt_is_lost_and_no_refused_task_is_stored_while_redis_stalls() {
         println!("chaos stalls: {done}/{total} terminal after {:?}", began.elapsed());
     })
     .await;
-    let rows = testkit::task_fields(&mut conn, &ids, &["state", "att", "error"]).await;
+    let rows =
+        testkit::task_fields(&mut conn, &ids, &[field::STATE, field::ATTEMPTS, field::ERROR]).await;
     let mut extra = 0;
     for (id, row) in ids.iter().zip(rows) {
         assert_eq!(row[0].as_deref(), Some("succeeded"), "{id} lost an attempt: {row:?}");

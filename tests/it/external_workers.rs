@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::kinds::HandlerRegistry;
+use ttp::queue::field;
 use ttp::testkit::{
     PyWorker, RedisServer, TestApp, connect, task_fields, test_config, wait_terminal,
 };
@@ -81,7 +82,7 @@ async fn ten_python_workers_one_sigkilled_finish_two_thousand_tasks_each_result_
     })
     .await;
 
-    let rows = task_fields(&mut conn, &ids, &["state", "att", "result"]).await;
+    let rows = task_fields(&mut conn, &ids, &[field::STATE, field::ATTEMPTS, field::RESULT]).await;
     for (id, row) in ids.iter().zip(&rows) {
         assert_eq!(row[0].as_deref(), Some("succeeded"), "{id}: {row:?}");
         // The result that stands is the last attempt's: no earlier holder overwrote it.
@@ -156,7 +157,7 @@ async fn wait_some_terminal(
 ) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let rows = task_fields(conn, ids, &["state"]).await;
+        let rows = task_fields(conn, ids, &[field::STATE]).await;
         let done = rows.iter().filter(|row| ttp::testkit::is_terminal(row[0].as_deref())).count();
         if done >= enough {
             return;

@@ -39,6 +39,7 @@ mod robustness;
 mod schedules;
 mod scopes;
 mod stalls;
+mod upgrade;
 
 /// Path of the `ttp` binary built for these tests.
 pub const TTP_BIN: &str = env!("CARGO_BIN_EXE_ttp");

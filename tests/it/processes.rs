@@ -6,6 +6,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use ttp::queue::field;
 use ttp::testkit::{
     RedisServer, TestApp, TtpProcess, default_keys, default_queue, task_field, wait_stored_state,
     zcard, zscore,
@@ -25,7 +26,7 @@ async fn sigterm_lets_running_tasks_finish_and_exits_zero() {
 
     let mut conn = redis.connection();
     for id in &ids {
-        assert_eq!(task_field(&mut conn, id, "state").as_deref(), Some("succeeded"), "{id}");
+        assert_eq!(task_field(&mut conn, id, field::STATE).as_deref(), Some("succeeded"), "{id}");
     }
     assert_eq!(zcard(&redis, &default_keys().leased(&default_queue())), 0);
 }
@@ -45,8 +46,8 @@ async fn sigterm_after_a_short_grace_hands_tasks_back_for_another_worker() {
     let keys = default_keys();
     let mut conn = redis.connection();
     for id in &ids {
-        assert_eq!(task_field(&mut conn, id, "state").as_deref(), Some("queued"), "{id}");
-        assert_eq!(task_field(&mut conn, id, "att").as_deref(), Some("0"), "{id}");
+        assert_eq!(task_field(&mut conn, id, field::STATE).as_deref(), Some("queued"), "{id}");
+        assert_eq!(task_field(&mut conn, id, field::ATTEMPTS), None, "{id}: no attempt ended");
         let pending = keys.pending(&default_queue());
         assert!(zscore(&redis, &pending, id).is_some(), "{id} not in {pending}");
     }
@@ -55,7 +56,7 @@ async fn sigterm_after_a_short_grace_hands_tasks_back_for_another_worker() {
     let _worker = start(&redis, "worker", &[]);
     wait_stored_state(&redis, &ids, "succeeded", Duration::from_secs(20)).await;
     for id in &ids {
-        assert_eq!(task_field(&mut conn, id, "att").as_deref(), Some("1"), "{id}");
+        assert_eq!(task_field(&mut conn, id, field::ATTEMPTS).as_deref(), Some("1"), "{id}");
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::config::Config;
 use ttp::kinds::HandlerRegistry;
+use ttp::queue::field;
 use ttp::testkit::{self, RedisServer, TestApp, assert_problem, test_config};
 
 const RESTART_TASKS: usize = 5000;
@@ -100,7 +101,7 @@ async fn every_accepted_task_ends_terminal_across_a_redis_restart() {
         println!("restart: {done}/{total} terminal");
     })
     .await;
-    let states = testkit::task_fields(&mut conn, &ids, &["state"]).await;
+    let states = testkit::task_fields(&mut conn, &ids, &[field::STATE]).await;
     let succeeded = states.iter().filter(|row| row[0].as_deref() == Some("succeeded")).count();
     assert_eq!(succeeded, RESTART_TASKS, "every task here is meant to succeed");
     testkit::assert_nothing_held(&mut conn).await;

@@ -11,9 +11,9 @@ use super::super::auth::Caller;
 use super::super::submission::validate;
 use super::super::{ApiError, ApiJson, AppState, openapi};
 use super::{MAX_SCHEDULES, ScheduleView, record};
-use crate::queue::schedules::{NameClaim, PutOutcome, SchedulePut};
+use crate::queue::schedules::{NameClaim, PutOutcome, SchedulePut, task_template};
 use crate::schedule::{Schedule, ScheduleName, ScheduleRequest, ScheduleSpec};
-use crate::task::{FieldError, NewTask};
+use crate::task::FieldError;
 
 /// Create or change a schedule
 ///
@@ -79,7 +79,7 @@ pub async fn upsert(
         spec: schedule.spec().to_json(),
         next_ms: schedule.first_tick_after(now),
         paused: schedule.spec().paused,
-        template: template(&task, schedule.spec()),
+        template: task_template(&task, schedule.spec().task.delay_ms),
     };
     let (outcome, _) = state.queue.put_schedule(&put).await?;
     let view = ScheduleView::of(record(state, &name, &task.queue).await?)?;
@@ -113,17 +113,4 @@ async fn claim(state: &AppState, name: &ScheduleName, schedule: &Schedule) -> Re
         )
         .into()),
     }
-}
-
-/// The stored template: kind, payload, priority, max attempts, timeout, TTL, delay.
-fn template(task: &NewTask, spec: &ScheduleSpec) -> [String; 7] {
-    [
-        task.kind.as_str().to_owned(),
-        spec.task.payload.as_str().to_owned(),
-        task.priority.get().to_string(),
-        task.max_attempts.to_string(),
-        task.timeout_ms.to_string(),
-        task.result_ttl_s.to_string(),
-        spec.task.delay_ms.to_string(),
-    ]
 }

@@ -6,14 +6,14 @@
 -- ARGV[1] task id, ARGV[2] now_ms
 -- returns: 1 cancelled, 0 not cancellable (running or finished: see its state),
 --          -1 no such task
-local state = redis.call('HGET', KEYS[3], 'state')
+local state = redis.call('HGET', KEYS[3], 's')
 if not state then return -1 end
 if state ~= 'queued' and state ~= 'scheduled' then return 0 end
 local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
 -- queued but not in pending: claimed a moment ago, about to start
 if removed == 0 then return 0 end
-redis.call('HSET', KEYS[3], 'state', 'cancelled', 'finished', ARGV[2])
-redis.call('EXPIRE', KEYS[3], redis.call('HGET', KEYS[3], 'ttl'))
+redis.call('HSET', KEYS[3], 's', 'cancelled', 'f', ARGV[2])
+redis.call('EXPIRE', KEYS[3], body_ttl(redis.call('HGET', KEYS[3], 'b')))
 redis.call('HINCRBY', KEYS[4], 'out', 1)
 redis.call('SPUBLISH', KEYS[5], ARGV[1])
 return 1

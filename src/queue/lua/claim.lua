@@ -11,15 +11,29 @@
 -- come from Redis' own clock, so a call that runs late (after a stall) still grants a
 -- whole lease.
 -- KEYS[1] pending zset, KEYS[2] leased zset, KEYS[3] paused flag, KEYS[4] wake list,
--- KEYS[5] started hash (task id → claim entry), KEYS[6] the claim's record
+-- KEYS[5] started hash (task id → claim entry), KEYS[6] the claim's record, KEYS[7] the
+-- queue's task hash prefix (keys.rs: a task's hash is the prefix and its id; the claimed
+-- ids are only known once popped, so their hashes are the one key name a script forms,
+-- from a prefix inside the queue's hash tag: the same slot on a cluster)
 -- ARGV[1] max count, ARGV[2] lease ms, ARGV[3] token (used when the claim is new),
 -- ARGV[4] worker id (`-` for none; no spaces)
--- returns: {token, start ms, id…}, or {} when nothing was claimed and nothing is
--- recorded (a recorded claim whose tasks all ended answers {token, start ms})
+-- returns: {token, start ms, then per task: id and its FIELDS (false where absent)}, or {}
+-- when nothing was claimed and nothing is recorded (a recorded claim whose tasks all
+-- ended answers {token, start ms})
+-- What the worker needs of each task it takes (fields.rs ClaimFields, in this order).
+local FIELDS = {'b', 's', 'a', 'r'}
+
 local function split(text)
   local parts = {}
   for part in string.gmatch(text, '%S+') do parts[#parts + 1] = part end
   return parts
+end
+
+-- Appends task `id` and its FIELDS to `out`.
+local function answer(out, id)
+  out[#out + 1] = id
+  local values = redis.call('HMGET', KEYS[7] .. id, unpack(FIELDS))
+  for i = 1, #FIELDS do out[#out + 1] = values[i] end
 end
 
 local record = redis.call('GET', KEYS[6])
@@ -32,7 +46,7 @@ if record then
     local claims = redis.call('HMGET', KEYS[5], unpack(ids))
     local prefix = token .. ' '
     for i = 1, #ids do
-      if claims[i] and string.sub(claims[i], 1, #prefix) == prefix then out[#out + 1] = ids[i] end
+      if claims[i] and string.sub(claims[i], 1, #prefix) == prefix then answer(out, ids[i]) end
     end
   end
   return out
@@ -47,7 +61,7 @@ local deadline = now + lease_ms
 local out, lease, started, ids = {token, now}, {}, {}, {}
 for i = 1, #popped, 2 do
   local id = popped[i]
-  out[#out + 1] = id
+  answer(out, id)
   ids[#ids + 1] = id
   lease[#lease + 1] = deadline
   lease[#lease + 1] = id

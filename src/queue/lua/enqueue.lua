@@ -4,9 +4,9 @@
 -- KEYS[4] wake list, KEYS[5] timer list, KEYS[6] flow counters (`in` counts stored
 -- tasks: one HINCRBY per call), then two keys per task i:
 --   KEYS[5+2i] hash of task i, KEYS[6+2i] its idempotency key (the hash key again if none)
--- ARGV[1] now_ms, ARGV[2] max queue length, ARGV[3] n tasks, then 11 values per task:
---   id, prio, run_at_ms (0 = now), kind, payload json, max_attempts, timeout_ms,
---   result_ttl_s, has idempotency key (1/0), request fingerprint material, created_ms
+-- ARGV[1] now_ms, ARGV[2] max queue length, ARGV[3] n tasks, then 7 values per task:
+--   id, prio, run_at_ms (0 = now), body (body.rs: written as is), result_ttl_s,
+--   has idempotency key (1/0), request fingerprint material
 -- returns: per task {code, id}: 1 queued, 2 scheduled, 0 rejected (queue full),
 --   3 replay of the task `id` (same key, same request), 4 conflict with task `id`
 --   (same key, different request), 5 stored already (this call was sent before and its
@@ -16,14 +16,14 @@ local len = waiting(KEYS[1], KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
 local out, ready, later, stored = {}, {}, {}, 0
 for i = 1, n do
-  local b = 3 + (i - 1) * 11
-  local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 8]
+  local b = 3 + (i - 1) * 7
+  local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 5]
   local hash, idem = KEYS[5 + 2 * i], KEYS[6 + 2 * i]
   local fingerprint, known = nil, nil
   if redis.call('EXISTS', hash) == 1 then
     out[i] = {5, id}
-  elseif ARGV[b + 9] == '1' then
-    fingerprint = redis.sha1hex(ARGV[b + 10])
+  elseif ARGV[b + 6] == '1' then
+    fingerprint = redis.sha1hex(ARGV[b + 7])
     known = redis.call('GET', idem)
   end
   if out[i] then
@@ -43,21 +43,17 @@ for i = 1, n do
       local wait_s = math.max(0, math.ceil((run_at - now) / 1000))
       redis.call('SET', idem, id .. '\n' .. fingerprint, 'EX', tonumber(ttl) + wait_s)
     end
-    local state = (run_at > now) and 'scheduled' or 'queued'
-    local fields = task_fields(ARGV[b + 4], ARGV[b + 5], prio, state, ARGV[b + 6], ARGV[b + 7],
-      ttl, ARGV[b + 11])
-    if state == 'scheduled' then
-      fields[#fields + 1] = 'run_at'
-      fields[#fields + 1] = run_at
+    if run_at > now then
+      redis.call('HSET', hash, 'b', ARGV[b + 4], 's', 'scheduled', 'r', run_at)
       later[#later + 1] = run_at
       later[#later + 1] = id
       out[i] = {2, id}
     else
+      redis.call('HSET', hash, 'b', ARGV[b + 4], 's', 'queued')
       ready[#ready + 1] = pending_score(prio, seq + i)
       ready[#ready + 1] = id
       out[i] = {1, id}
     end
-    redis.call('HSET', hash, unpack(fields))
   end
 end
 add_and_wake(KEYS[1], ready, KEYS[4])

@@ -42,9 +42,12 @@ local function waiting(pending, scheduled)
   return redis.call('ZCARD', pending) + redis.call('ZCARD', scheduled)
 end
 
--- The fields of a new task's hash (fields.rs owns the names; a test holds this table to
--- them). `prio` first of the numbers: pending scores are computed from it.
-local function task_fields(kind, payload, prio, state, max, timeout, ttl, created)
-  return {'kind', kind, 'payload', payload, 'prio', prio, 'state', state,
-    'att', 0, 'max', max, 'timeout', timeout, 'ttl', ttl, 'created', created}
+-- What the scripts read out of a task's body (field `b`, written once; body.rs owns the
+-- format `<prio> <max> <timeout ms> <ttl s> <created ms> <kind> <payload>`).
+local function body_priority(body)
+  return string.sub(body, 1, 1)
+end
+
+local function body_ttl(body)
+  return string.match(body, '^%d+ %d+ %d+ (%d+) ')
 end

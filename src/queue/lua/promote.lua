@@ -10,10 +10,10 @@ for i = 1, #KEYS - 4 do
   local due = redis.call('ZSCORE', KEYS[1], id)
   if due and tonumber(due) <= now then
     redis.call('ZREM', KEYS[1], id)
-    local prio = redis.call('HGET', hash, 'prio')
-    if prio then
-      redis.call('HSET', hash, 'state', 'queued')
-      redis.call('ZADD', KEYS[2], pending_score(prio, redis.call('INCR', KEYS[3])), id)
+    local body = redis.call('HGET', hash, 'b')
+    if body then
+      redis.call('HSET', hash, 's', 'queued')
+      redis.call('ZADD', KEYS[2], pending_score(body_priority(body), redis.call('INCR', KEYS[3])), id)
       moved = moved + 1
     end
   end

@@ -11,7 +11,7 @@
 -- returns: 2 removed a task that had not started (it counts as cancelled),
 --          1 removed a finished task (succeeded, failed or cancelled),
 --          0 running (in the lease set): nothing changed, -1 no such task
-local state = redis.call('HGET', KEYS[4], 'state')
+local state = redis.call('HGET', KEYS[4], 's')
 if not state then return -1 end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
 local code

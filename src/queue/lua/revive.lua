@@ -6,16 +6,16 @@
 -- ARGV[1] task id, ARGV[2] max queue length
 -- returns: 1 re-enqueued, 0 not failed/cancelled (see its state), -1 no such task,
 --   2 refused: the queue holds its maximum of waiting tasks
-local f = redis.call('HMGET', KEYS[5], 'state', 'prio')
+local f = redis.call('HMGET', KEYS[5], 's', 'b')
 if not f[1] then return -1 end
 if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return 0 end
 if waiting(KEYS[2], KEYS[7]) >= tonumber(ARGV[2]) then return 2 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('PERSIST', KEYS[5])
-redis.call('HSET', KEYS[5], 'state', 'queued', 'att', 0)
-redis.call('HDEL', KEYS[5], 'started', 'finished', 'result', 'run_at')
-redis.call('ZADD', KEYS[2], pending_score(f[2], redis.call('INCR', KEYS[3])), ARGV[1])
+redis.call('HSET', KEYS[5], 's', 'queued')
+redis.call('HDEL', KEYS[5], 'a', 't', 'f', 'o', 'r')
+redis.call('ZADD', KEYS[2], pending_score(body_priority(f[2]), redis.call('INCR', KEYS[3])), ARGV[1])
 redis.call('HINCRBY', KEYS[8], 'in', 1)
 wake(KEYS[4])
 return 1

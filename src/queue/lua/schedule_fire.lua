@@ -22,14 +22,14 @@ for _ = 1, n do
   local record, runs, last = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local name, from, sha, last_id, next = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local skip_overlap, missed, ticks = ARGV[a + 5] == 'skip', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
-  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state')
+  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', unpack(TEMPLATE))
   local result = {0, 0, 0}
   -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
   -- another process advanced the schedule must not fire its next tick early.
   if current[1] == from and current[2] == sha and (current[3] or '') == last_id
       and current[4] == 'active' and tonumber(from) <= now then
     result[1] = 1
-    local t = redis.call('HMGET', record, unpack(TEMPLATE))
+    local t = {current[5], current[6], current[7]}
     local busy = skip_overlap and last_id ~= '' and task_active(last)
     for j = 1, ticks do
       local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]

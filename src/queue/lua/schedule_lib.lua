@@ -1,12 +1,19 @@
 -- schedule_lib.lua: helpers of the schedule scripts, prepended after prelude.lua.
 
--- A schedule's task template, as schedule_put.lua stores it in the schedule's hash.
-local TEMPLATE = {'t_kind', 't_payload', 't_prio', 't_max', 't_timeout', 't_ttl', 't_delay'}
+-- A schedule's task template, as schedule_put.lua stores it in the schedule's hash: its
+-- tasks' body around their creation time (body.rs `template`), and their delay.
+local TEMPLATE = {'t_head', 't_tail', 't_delay'}
+
+-- The body of a task made from template `t` at `created` ms.
+local function schedule_body(t, created)
+  local head, tail = t[1], t[2]
+  return head .. ' ' .. string.format('%d', created) .. ' ' .. tail
+end
 
 -- Whether the task of hash `hash` is waiting or running (a running task's hash says
 -- `queued`: its claim lives in the queue's started hash). A finished or expired one is not.
 local function task_active(hash)
-  local state = redis.call('HGET', hash, 'state')
+  local state = redis.call('HGET', hash, 's')
   return state == 'queued' or state == 'scheduled'
 end
 
@@ -18,21 +25,17 @@ end
 local function store_schedule_task(q, hash, id, name, t, base, now, max_len)
   if redis.call('EXISTS', hash) == 1 then return 5 end
   if waiting(q[1], q[2]) >= max_len then return 0 end
-  local run_at = tonumber(base) + tonumber(t[7])
-  local state = (run_at > now) and 'scheduled' or 'queued'
-  local fields = task_fields(t[1], t[2], t[3], state, t[4], t[5], t[6], now)
-  fields[#fields + 1] = 'sched'
-  fields[#fields + 1] = name
-  if state == 'scheduled' then
-    fields[#fields + 1] = 'run_at'
-    fields[#fields + 1] = run_at
+  local run_at = tonumber(base) + tonumber(t[3])
+  local body = schedule_body(t, now)
+  if run_at > now then
+    redis.call('HSET', hash, 'b', body, 's', 'scheduled', 'sched', name, 'r', run_at)
     redis.call('ZADD', q[2], run_at, id)
     q.woken[5] = true
   else
-    redis.call('ZADD', q[1], pending_score(t[3], redis.call('INCR', q[3])), id)
+    redis.call('HSET', hash, 'b', body, 's', 'queued', 'sched', name)
+    redis.call('ZADD', q[1], pending_score(body_priority(body), redis.call('INCR', q[3])), id)
     q.woken[4] = true
   end
-  redis.call('HSET', hash, unpack(fields))
   redis.call('HINCRBY', q[6], 'in', 1)
   return 1
 end

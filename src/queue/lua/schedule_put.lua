@@ -3,7 +3,7 @@
 -- every process applying the configuration file at start-up) is harmless.
 -- KEYS[1] schedule hash, KEYS[2] the queue's due zset, KEYS[3] the queue's schedule wake list
 -- ARGV[1] name, ARGV[2] spec (canonical JSON), ARGV[3] next tick ms ('' = none),
---   ARGV[4] paused (1/0), ARGV[5..11] template: kind, payload, prio, max, timeout, ttl, delay
+--   ARGV[4] paused (1/0), ARGV[5..7] template: body head, body tail (body.rs), delay ms
 -- returns {code, state}: code 1 created, 2 changed, 0 unchanged; state active|paused|ended
 local record, due, name, next = KEYS[1], KEYS[2], ARGV[1], ARGV[3]
 local current = redis.call('HMGET', record, 'spec', 'state')
@@ -12,8 +12,7 @@ local now = redis_now_ms()
 local state = 'active'
 if ARGV[4] == '1' then state = 'paused' elseif next == '' then state = 'ended' end
 redis.call('HSET', record, 'spec', ARGV[2], 'sha', redis.sha1hex(ARGV[2]), 'state', state,
-  'updated', now, 't_kind', ARGV[5], 't_payload', ARGV[6], 't_prio', ARGV[7], 't_max', ARGV[8],
-  't_timeout', ARGV[9], 't_ttl', ARGV[10], 't_delay', ARGV[11])
+  'updated', now, 't_head', ARGV[5], 't_tail', ARGV[6], 't_delay', ARGV[7])
 local code = 2
 if not current[1] then
   code = 1

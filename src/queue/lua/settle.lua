@@ -3,6 +3,7 @@
 -- is still leased under the claim that ran it, so a late answer from a worker that lost
 -- its lease never overwrites a newer attempt. The fence costs two calls per batch
 -- (ZMSCORE, HMGET of the started hash); per task a success costs HSET and EXPIRE.
+-- Field names: fields.rs.
 -- KEYS[1] leased, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] dead, KEYS[5] started hash,
 -- KEYS[6] wake, KEYS[7] timer, KEYS[8] flow counters (`out` counts tasks that finished:
 -- one HINCRBY per call), KEYS[9] the queue's sharded channel that hears of finished tasks
@@ -43,22 +44,19 @@ for i = 1, n do
     ended[#ended + 1] = id
     local started, att, text = ARGV[b + 5], ARGV[b + 6], ARGV[b + 9]
     if action == 'succeed' then
-      redis.call('HSET', hash, 'state', 'succeeded', 'result', text, 'att', att,
-        'started', started, 'finished', now)
+      redis.call('HSET', hash, 's', 'succeeded', 'o', text, 'a', att, 't', started, 'f', now)
       -- A success clears what earlier attempts left: their error, and the backoff time a
       -- retry wrote (the first attempt's run_at, a requested delay, stays).
-      if tonumber(att) > 1 then redis.call('HDEL', hash, 'error', 'run_at') end
+      if tonumber(att) > 1 then redis.call('HDEL', hash, 'e', 'r') end
       redis.call('EXPIRE', hash, ARGV[b + 8])
       done[#done + 1] = id
     elseif action == 'retry' then
       local due = ARGV[b + 10]
-      redis.call('HSET', hash, 'state', 'scheduled', 'run_at', due, 'error', text, 'att', att,
-        'started', started)
+      redis.call('HSET', hash, 's', 'scheduled', 'r', due, 'e', text, 'a', att, 't', started)
       later[#later + 1] = due
       later[#later + 1] = id
     elseif action == 'fail' then
-      redis.call('HSET', hash, 'state', 'failed', 'error', text, 'att', att,
-        'started', started, 'finished', now)
+      redis.call('HSET', hash, 's', 'failed', 'e', text, 'a', att, 't', started, 'f', now)
       redis.call('EXPIRE', hash, dead_ttl)
       redis.call('ZADD', KEYS[4], now, id)
       redis.call('ZADD', dead_kind, now, id)

@@ -138,6 +138,7 @@ impl Queue {
         queue: &QueueName,
         firings: &[Firing],
     ) -> Result<(i64, Vec<FireResult>), QueueError> {
+        self.require_layout()?;
         let mut call = self.scripts.schedule.fire.prepare_invoke();
         call.key(self.keys.schedules_due(queue))
             .key(self.keys.pending(queue))

@@ -6,7 +6,8 @@ use crate::queue::conn::Conn;
 use tokio::time::Instant;
 
 use super::super::{Queue, QueueError};
-use crate::task::{QueueName, TaskId};
+use crate::queue::body;
+use crate::task::{NewTask, QueueName, TaskId};
 
 /// A schedule to create or change.
 #[derive(Debug, Clone)]
@@ -21,9 +22,15 @@ pub struct SchedulePut {
     pub next_ms: Option<i64>,
     /// Created or changed paused.
     pub paused: bool,
-    /// The task template: kind, payload (JSON text), priority, max attempts, timeout ms,
-    /// result TTL s, delay ms.
-    pub template: [String; 7],
+    /// The task template: its tasks' body before and after their creation time
+    /// (`body::template`), and their delay in ms.
+    pub template: [String; 3],
+}
+
+/// The template of a schedule whose tasks are like `task`, delayed by `delay_ms`.
+pub fn task_template(task: &NewTask, delay_ms: impl ToString) -> [String; 3] {
+    let (head, tail) = body::template(task);
+    [head, tail, delay_ms.to_string()]
 }
 
 /// What a PUT did.
@@ -242,6 +249,7 @@ impl Queue {
         id: &TaskId,
         deadline: Instant,
     ) -> Result<RunOutcome, QueueError> {
+        self.require_layout()?;
         let queue = id.queue();
         let mut call = self.scripts.schedule.run.prepare_invoke();
         call.key(self.keys.pending(queue))
