@@ -5,10 +5,10 @@
 //! of several); one packed field costs one. The text is
 //! `<priority> <max attempts> <timeout ms> <result ttl s> <created ms> <kind> <payload>`:
 //! numbers and the kind never hold a space, and the payload (JSON text, which may) comes
-//! last, so the first six spaces split it. The scripts read two things out of it —
-//! the priority (the first character: 0 to 9) and the result TTL (the fourth number) —
-//! with the prelude's `body_priority` and `body_ttl`; a test below holds them to this
-//! encoding.
+//! last, so the first six spaces split it. The scripts read three things out of it — the
+//! priority (the first character: 0 to 9), the result TTL (the fourth number) and the
+//! creation time (the fifth) — with the prelude's `body_priority`, `body_ttl` and
+//! `body_created`; a test below holds them to this encoding.
 
 use crate::task::{NewTask, Payload, Priority};
 
@@ -161,8 +161,10 @@ mod tests {
         let prelude = include_str!("lua/prelude.lua");
         assert!(prelude.contains("string.sub(body, 1, 1)"), "priority is the first character");
         assert!(prelude.contains("'^%d+ %d+ %d+ (%d+) '"), "ttl is the fourth number");
+        assert!(prelude.contains("'^%d+ %d+ %d+ %d+ (%-?%d+) '"), "creation is the fifth");
         let text = sample();
         assert_eq!(&text[..1], "7");
         assert_eq!(text.split(' ').nth(3), Some("86400"));
+        assert_eq!(text.split(' ').nth(4), Some("1764590000000"));
     }
 }

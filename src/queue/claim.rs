@@ -47,6 +47,7 @@ impl ClaimedTask {
             token: Some(self.token.clone()),
             attempt: self.attempt,
             started_at_ms: self.started_at_ms,
+            created_at_ms: self.created_at_ms,
             priority: self.priority,
             result_ttl_s: self.result_ttl_s,
             kind: self.kind.clone(),

@@ -26,11 +26,12 @@ pub mod name {
     pub const ATTEMPTS: &str = "a";
     /// Earliest start (delay or retry backoff), ms.
     pub const RUN_AT_MS: &str = "r";
-    /// Start of the latest ended attempt, ms.
+    /// Start of the latest ended attempt, ms after the creation (small numbers take a
+    /// byte or two in a listpack; a time since the epoch takes nine).
     pub const STARTED_MS: &str = "t";
-    /// When it became terminal, ms.
+    /// When it became terminal, ms after the creation.
     pub const FINISHED_MS: &str = "f";
-    /// The result (JSON text), once succeeded.
+    /// The result (JSON text), once succeeded; absent when it is `null`.
     pub const RESULT: &str = "o";
     /// The last failure's message.
     pub const ERROR: &str = "e";
@@ -111,8 +112,8 @@ impl RecordFields {
             result_ttl_s: body.result_ttl_s,
             created_at_ms: body.created_at_ms,
             run_at_ms: row.int(RUN_AT_MS),
-            started_at_ms: row.int(STARTED_MS),
-            finished_at_ms: row.int(FINISHED_MS),
+            started_at_ms: row.int(STARTED_MS).map(|t| body.created_at_ms + t),
+            finished_at_ms: row.int(FINISHED_MS).map(|t| body.created_at_ms + t),
             result: row.json(RESULT)?,
             error: row.map.get(ERROR).cloned(),
             payload: body.payload().ok_or_else(|| row.corrupt(BODY))?,

@@ -22,7 +22,7 @@
 //! | `P:{q}:idem:<key>` | string | `<task id>` newline `<sha1 of the request>` | enqueue | enqueue | the task's result TTL |
 //! | `P:{q}:paused` | string | present while paused | pause/resume | claim | none |
 //! | `P:{q}:finished` | sharded pub/sub channel | ids of the queue's tasks that just finished or were removed (`SPUBLISH`) | settle, cancel, remove | long-poll waiters (`SSUBSCRIBE`, while some wait on the queue) | — |
-//! | `P:{q}:claim:<claim id>` | string | `<token> <start ms> [<worker id>] <id>…`: what one claim took | claim | claim (a repeat answers the same) | the lease |
+//! | `P:{q}:claim:<claim id>` | string | `<token> <start ms> <worker id or ->`: the stamp of one claim (its tasks are those whose started entry carries its token) | claim | claim (a repeat answers the same) | the lease |
 //!
 //! Keys of the whole deployment share the hash tag `{:global}` (one fixed slot; no queue
 //! name contains `:`), `G` below:

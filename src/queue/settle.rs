@@ -18,6 +18,8 @@ pub struct Holder {
     pub attempt: u32,
     /// When the attempt started.
     pub started_at_ms: i64,
+    /// When the task was submitted (times are stored relative to it).
+    pub created_at_ms: i64,
     /// The task's priority (a hand-back goes to the front of it).
     pub priority: u8,
     /// The task's result TTL (a success expires after it).
@@ -70,6 +72,7 @@ impl Queue {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let now = now_ms();
         let mut call = self.scripts.settle.prepare_invoke();
         call.key(self.keys.leased(queue))
             .key(self.keys.pending(queue))
@@ -80,7 +83,7 @@ impl Queue {
             .key(self.keys.timer(queue))
             .key(self.keys.flow(queue))
             .key(self.keys.finished(queue))
-            .arg(now_ms())
+            .arg(now)
             .arg(self.limits.dead_ttl_s)
             .arg(self.limits.dead_max);
         for item in items {
@@ -98,7 +101,8 @@ impl Queue {
                 .arg(name)
                 .arg(holder.token.as_ref().map_or("", LeaseToken::as_str))
                 .arg(u8::from(item.lease_expired))
-                .arg(holder.started_at_ms)
+                .arg(holder.started_at_ms - holder.created_at_ms)
+                .arg(now - holder.created_at_ms)
                 .arg(holder.attempt)
                 .arg(holder.priority)
                 .arg(holder.result_ttl_s)

@@ -126,6 +126,7 @@ fn decide(lease: &ExpiredLease, policy: RetryPolicy, now: i64) -> Settlement {
         token: lease.claim.as_ref().map(|c| c.token.clone()),
         attempt,
         started_at_ms: lease.claim.as_ref().map_or(now, |c| c.started_at_ms),
+        created_at_ms: lease.task.as_ref().map_or(now, |t| t.created_at_ms),
         priority: 0,
         result_ttl_s: 0,
         kind: lease.task.as_ref().map(|t| t.kind.clone()).unwrap_or_default(),

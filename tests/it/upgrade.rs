@@ -133,6 +133,8 @@ async fn tasks_and_schedules_of_the_previous_layout_are_read_and_run_after_an_up
         (Some("succeeded"), json!({"n": 3}))
     );
     assert_eq!(view["attempts"], 1, "{view}");
+    assert_eq!(view["started_at"], "2025-12-01T11:53:20.100Z", "{view}");
+    assert_eq!(view["finished_at"], "2025-12-01T11:53:20.200Z", "{view}");
     let ttl: i64 = redis::cmd("TTL").arg(keys.task(succeeded)).query(&mut conn).unwrap();
     assert!((3000..=3600).contains(&ttl), "the result TTL was kept: {ttl}");
     let view = app.get(failed.as_str()).await;

@@ -125,6 +125,7 @@ async fn settle(
         token: Some(token),
         attempt: record.attempts,
         started_at_ms: read.claim.as_ref().map_or_else(now_ms, |c| c.started_at_ms),
+        created_at_ms: record.created_at_ms,
         priority: record.priority.get(),
         result_ttl_s: record.result_ttl_s,
         kind: record.kind.clone(),

@@ -12,8 +12,10 @@ if state ~= 'queued' and state ~= 'scheduled' then return 0 end
 local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[2], ARGV[1])
 -- queued but not in pending: claimed a moment ago, about to start
 if removed == 0 then return 0 end
-redis.call('HSET', KEYS[3], 's', 'cancelled', 'f', ARGV[2])
-redis.call('EXPIRE', KEYS[3], body_ttl(redis.call('HGET', KEYS[3], 'b')))
+local body = redis.call('HGET', KEYS[3], 'b')
+local finished = string.format('%d', tonumber(ARGV[2]) - body_created(body))
+redis.call('HSET', KEYS[3], 's', 'cancelled', 'f', finished)
+redis.call('EXPIRE', KEYS[3], body_ttl(body))
 redis.call('HINCRBY', KEYS[4], 'out', 1)
 redis.call('SPUBLISH', KEYS[5], ARGV[1])
 return 1

@@ -6,8 +6,10 @@
 -- Writing nothing per task keeps a claim at a constant number of Redis calls however many
 -- tasks it takes.
 -- A claim whose reply was lost (a timeout, a stall) must not cost its tasks an attempt:
--- the claim is recorded under its claim id for as long as its lease, and the same call
--- again answers the tasks still held under it instead of taking more. Lease deadlines
+-- the claim is recorded under its claim id for as long as its lease (its stamp only), and
+-- the same call again answers the tasks still held under it instead of taking more: those
+-- whose claim entry carries its token (a scan of the started hash, as large as the tasks
+-- running in the queue; only a lost reply pays it). Lease deadlines
 -- come from Redis' own clock, so a call that runs late (after a stall) still grants a
 -- whole lease.
 -- KEYS[1] pending zset, KEYS[2] leased zset, KEYS[3] paused flag, KEYS[4] wake list,
@@ -23,12 +25,6 @@
 -- What the worker needs of each task it takes (fields.rs ClaimFields, in this order).
 local FIELDS = {'b', 's', 'a', 'r'}
 
-local function split(text)
-  local parts = {}
-  for part in string.gmatch(text, '%S+') do parts[#parts + 1] = part end
-  return parts
-end
-
 -- Appends task `id` and its FIELDS to `out`.
 local function answer(out, id)
   out[#out + 1] = id
@@ -38,16 +34,12 @@ end
 
 local record = redis.call('GET', KEYS[6])
 if record then
-  local parts = split(record)
-  local token, start = parts[1], parts[2]
+  local token, start = string.match(record, '^(%S+) (%S+)')
   local out = {token, start}
-  if #parts > 3 then
-    local ids = {unpack(parts, 4)}
-    local claims = redis.call('HMGET', KEYS[5], unpack(ids))
-    local prefix = token .. ' '
-    for i = 1, #ids do
-      if claims[i] and string.sub(claims[i], 1, #prefix) == prefix then answer(out, ids[i]) end
-    end
+  local prefix = token .. ' '
+  local running = redis.call('HGETALL', KEYS[5])
+  for i = 1, #running, 2 do
+    if string.sub(running[i + 1], 1, #prefix) == prefix then answer(out, running[i]) end
   end
   return out
 end
@@ -58,11 +50,10 @@ local now = redis_now_ms()
 local token, lease_ms = ARGV[3], tonumber(ARGV[2])
 local stamp = token .. ' ' .. now .. ' ' .. ARGV[4]
 local deadline = now + lease_ms
-local out, lease, started, ids = {token, now}, {}, {}, {}
+local out, lease, started = {token, now}, {}, {}
 for i = 1, #popped, 2 do
   local id = popped[i]
   answer(out, id)
-  ids[#ids + 1] = id
   lease[#lease + 1] = deadline
   lease[#lease + 1] = id
   started[#started + 1] = id
@@ -70,7 +61,7 @@ for i = 1, #popped, 2 do
 end
 redis.call('ZADD', KEYS[2], unpack(lease))
 redis.call('HSET', KEYS[5], unpack(started))
-redis.call('SET', KEYS[6], stamp .. ' ' .. table.concat(ids, ' '), 'PX', lease_ms)
+redis.call('SET', KEYS[6], stamp, 'PX', lease_ms)
 -- More work remains: pass the wake-up on so another idle worker claims it.
 if redis.call('ZCARD', KEYS[1]) > 0 then wake(KEYS[4]) end
 return out

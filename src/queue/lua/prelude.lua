@@ -51,3 +51,7 @@ end
 local function body_ttl(body)
   return string.match(body, '^%d+ %d+ %d+ (%d+) ')
 end
+
+local function body_created(body)
+  return tonumber(string.match(body, '^%d+ %d+ %d+ %d+ (%-?%d+) '))
+end

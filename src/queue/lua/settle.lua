@@ -11,12 +11,13 @@
 -- dead-letter set of its kind
 -- The reaper's condition (the lease must have expired) is judged by Redis' clock, the one
 -- lease deadlines are set by.
--- ARGV[1] now_ms (stored times), ARGV[2] dead_ttl_s, ARGV[3] dead_max, then 10 values
--- per task:
---   id, action, claim token, lease must have expired (1/0), start ms of the attempt,
---   attempt number, priority, result ttl s, text, due ms
--- actions: succeed (text = result json; the hash expires after the result ttl; an
---                   earlier attempt's error and retry time are cleared)
+-- ARGV[1] now_ms (dead-letter times), ARGV[2] dead_ttl_s, ARGV[3] dead_max, then 11
+-- values per task:
+--   id, action, claim token, lease must have expired (1/0), start of the attempt and now
+--   as ms after the task's creation (how a task hash stores times: fields.rs), attempt
+--   number, priority, result ttl s, text, due ms
+-- actions: succeed (text = result json, not stored when null; the hash expires after the
+--                   result ttl; an earlier attempt's error and retry time are cleared)
 --          retry   (text = error)  → scheduled at due ms, attempt counted
 --          fail    (text = error)  → failed, dead-letter list, attempt counted
 --          release (shutdown hand-back) → front of its priority, attempt not counted
@@ -24,15 +25,15 @@
 --                   claim entry) → off the lease set
 -- returns: per task 1 applied, 0 fenced off
 local now, dead_ttl, dead_max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local n = (#ARGV - 3) / 10
+local n = (#ARGV - 3) / 11
 local ids = {}
-for i = 1, n do ids[i] = ARGV[3 + (i - 1) * 10 + 1] end
+for i = 1, n do ids[i] = ARGV[3 + (i - 1) * 11 + 1] end
 local leases = redis.call('ZMSCORE', KEYS[1], unpack(ids))
 local clock = redis_now_ms()
 local claims = redis.call('HMGET', KEYS[5], unpack(ids))
 local out, ready, later, died, done, ended = {}, {}, {}, false, {}, {}
 for i = 1, n do
-  local b = 3 + (i - 1) * 10
+  local b = 3 + (i - 1) * 11
   local id, action, token, expired = ids[i], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
   local hash, dead_kind, lease, claim = KEYS[8 + 2 * i], KEYS[9 + 2 * i], leases[i], claims[i]
   local owned = claim and string.sub(claim, 1, #token + 1) == token .. ' '
@@ -42,21 +43,25 @@ for i = 1, n do
   if ok then
     out[i] = 1
     ended[#ended + 1] = id
-    local started, att, text = ARGV[b + 5], ARGV[b + 6], ARGV[b + 9]
+    local started, finished, att, text = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 10]
     if action == 'succeed' then
-      redis.call('HSET', hash, 's', 'succeeded', 'o', text, 'a', att, 't', started, 'f', now)
+      if text == 'null' then
+        redis.call('HSET', hash, 's', 'succeeded', 'a', att, 't', started, 'f', finished)
+      else
+        redis.call('HSET', hash, 's', 'succeeded', 'o', text, 'a', att, 't', started, 'f', finished)
+      end
       -- A success clears what earlier attempts left: their error, and the backoff time a
       -- retry wrote (the first attempt's run_at, a requested delay, stays).
       if tonumber(att) > 1 then redis.call('HDEL', hash, 'e', 'r') end
-      redis.call('EXPIRE', hash, ARGV[b + 8])
+      redis.call('EXPIRE', hash, ARGV[b + 9])
       done[#done + 1] = id
     elseif action == 'retry' then
-      local due = ARGV[b + 10]
+      local due = ARGV[b + 11]
       redis.call('HSET', hash, 's', 'scheduled', 'r', due, 'e', text, 'a', att, 't', started)
       later[#later + 1] = due
       later[#later + 1] = id
     elseif action == 'fail' then
-      redis.call('HSET', hash, 's', 'failed', 'e', text, 'a', att, 't', started, 'f', now)
+      redis.call('HSET', hash, 's', 'failed', 'e', text, 'a', att, 't', started, 'f', finished)
       redis.call('EXPIRE', hash, dead_ttl)
       redis.call('ZADD', KEYS[4], now, id)
       redis.call('ZADD', dead_kind, now, id)
@@ -64,7 +69,7 @@ for i = 1, n do
       died = true
       done[#done + 1] = id
     elseif action == 'release' then
-      ready[#ready + 1] = pending_score(ARGV[b + 7], 0)
+      ready[#ready + 1] = pending_score(ARGV[b + 8], 0)
       ready[#ready + 1] = id
     end
   end

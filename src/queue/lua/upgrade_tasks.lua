@@ -1,7 +1,7 @@
 -- upgrade_tasks.lua: convert task hashes of the previous layout (one field per value:
 -- kind, payload, prio, max, timeout, ttl, created, state, att, run_at, started, finished,
 -- result, error) to this one (the body `b`, written by the caller from those values, and
--- the changing fields under their short names: fields.rs). A hash already converted (by
+-- the changing fields under their short names, times after the creation: fields.rs). A hash already converted (by
 -- another process, or an earlier call whose reply was lost) is left alone; its TTL stays.
 -- KEYS[i] task hash i (all of one queue)
 -- ARGV[i] the body of task i (body.rs), made from its old fields
@@ -14,9 +14,13 @@ local converted = 0
 for i, hash in ipairs(KEYS) do
   if redis.call('HEXISTS', hash, 'kind') == 1 then
     local new = {'b', ARGV[i]}
+    local created = tonumber(redis.call('HGET', hash, 'created') or '0')
     for old, short in pairs(RENAMED) do
       local value = redis.call('HGET', hash, old)
-      if value and not (short == 'a' and value == '0') then
+      if value and (short == 't' or short == 'f') then
+        value = string.format('%d', tonumber(value) - created)
+      end
+      if value and not (short == 'a' and value == '0') and not (short == 'o' and value == 'null') then
         new[#new + 1] = short
         new[#new + 1] = value
       end
