@@ -18,7 +18,7 @@ use crate::queue::{Enqueued, Queue, QueueError};
 use crate::task::{NewTask, QueueName};
 
 /// Script calls in flight at once; while all are busy, submissions accumulate.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 2;
 /// Most submissions in one script call.
 const MAX_BATCH: usize = 512;
 

@@ -15,12 +15,17 @@ local now, max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local len = waiting(KEYS[1], KEYS[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
 local out, ready, later, stored = {}, {}, {}, 0
+-- One EXISTS over every task hash: when none exists (a first send: nearly always) no task
+-- needs its own check.
+local hashes = {}
+for i = 1, n do hashes[i] = KEYS[5 + 2 * i] end
+local resent = redis.call('EXISTS', unpack(hashes)) > 0
 for i = 1, n do
   local b = 3 + (i - 1) * 7
   local id, prio, run_at, ttl = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 5]
   local hash, idem = KEYS[5 + 2 * i], KEYS[6 + 2 * i]
   local fingerprint, known = nil, nil
-  if redis.call('EXISTS', hash) == 1 then
+  if resent and redis.call('EXISTS', hash) == 1 then
     out[i] = {5, id}
   elseif ARGV[b + 6] == '1' then
     fingerprint = redis.sha1hex(ARGV[b + 7])

@@ -13,24 +13,26 @@
 --   ms, task id
 -- returns {now, {per schedule {code, overlapped, refused, fired tick...}}}: code 1 done,
 --   0 changed meanwhile (nothing done)
-local q = {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], woken = {}}
+local q = task_queue(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = redis_now_ms()
-local out = {}
+local out, dues, ended = {}, {}, {}
 local k, a = 8, 3
 for _ = 1, n do
   local record, runs, last = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local name, from, sha, last_id, next = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local skip_overlap, missed, ticks = ARGV[a + 5] == 'skip', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
-  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', unpack(TEMPLATE))
+  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', 'fired',
+    'missed', unpack(TEMPLATE))
   local result = {0, 0, 0}
   -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
   -- another process advanced the schedule must not fire its next tick early.
   if current[1] == from and current[2] == sha and (current[3] or '') == last_id
       and current[4] == 'active' and tonumber(from) <= now then
     result[1] = 1
-    local t = {current[5], current[6], current[7]}
+    local t = {current[7], current[8], current[9]}
     local busy = skip_overlap and last_id ~= '' and task_active(last)
+    local update = {}
     for j = 1, ticks do
       local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
       if busy then
@@ -38,25 +40,34 @@ for _ = 1, n do
       elseif store_schedule_task(q, KEYS[k + 2 + j], id, name, t, tick, now, max_len) == 0 then
         result[3] = result[3] + 1
       else
-        record_run(record, runs, tick, id, now)
+        record_run(runs, tick, id, now)
+        update[1], update[2], update[3], update[4] = 'last_run', tick, 'last_task', id
         result[#result + 1] = tonumber(tick)
         busy = skip_overlap
       end
     end
-    redis.call('HINCRBY', record, 'fired', #result - 3)
-    redis.call('HINCRBY', record, 'missed', missed + result[2] + result[3])
+    update[#update + 1] = 'fired'
+    update[#update + 1] = (tonumber(current[5]) or 0) + #result - 3
+    update[#update + 1] = 'missed'
+    update[#update + 1] = (tonumber(current[6]) or 0) + missed + result[2] + result[3]
     if next == '' then
-      redis.call('HSET', record, 'state', 'ended')
+      update[#update + 1] = 'state'
+      update[#update + 1] = 'ended'
       redis.call('HDEL', record, 'next')
-      redis.call('ZREM', KEYS[1], name)
+      ended[#ended + 1] = name
     else
-      redis.call('HSET', record, 'next', next)
-      redis.call('ZADD', KEYS[1], next, name)
+      update[#update + 1] = 'next'
+      update[#update + 1] = next
+      dues[#dues + 1] = next
+      dues[#dues + 1] = name
     end
+    redis.call('HSET', record, unpack(update))
   end
   out[#out + 1] = result
   k = k + 3 + ticks
   a = a + 8 + 2 * ticks
 end
-signal_queue(q)
+if #dues > 0 then redis.call('ZADD', KEYS[1], unpack(dues)) end
+if #ended > 0 then redis.call('ZREM', KEYS[1], unpack(ended)) end
+flush_queue(q)
 return {now, out}

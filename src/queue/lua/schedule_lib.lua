@@ -17,39 +17,55 @@ local function task_active(hash)
   return state == 'queued' or state == 'scheduled'
 end
 
+-- The queue a schedule script stores tasks into: {pending, scheduled, seq, wake, timer,
+-- flow}; what it stores is gathered here and written once per call by `flush_queue`
+-- (one ZADD per set, one sequence reservation, one count of `in`), as enqueue.lua does.
+local function task_queue(pending, scheduled, seq, wake_list, timer, flow)
+  return {pending, scheduled, seq, wake_list, timer, flow, ready = {}, later = {}, stored = 0}
+end
+
 -- Stores task `id` of schedule `name` from template `t` (an HMGET of TEMPLATE), due at
--- `base` + its delay, and adds it to pending or scheduled; `q` = {pending, scheduled, seq,
--- wake, timer, flow, woken = {}} (the lists are signalled once, by `signal_queue`; the
--- flow's `in` counts the task, as enqueue.lua counts a submission).
+-- `base` + its delay, into queue `q` (`task_queue`; pending or scheduled at the flush).
 -- Returns 1 stored, 5 stored already (an earlier send of this very call), 0 queue full.
 local function store_schedule_task(q, hash, id, name, t, base, now, max_len)
   if redis.call('EXISTS', hash) == 1 then return 5 end
-  if waiting(q[1], q[2]) >= max_len then return 0 end
+  if not q.len then q.len = waiting(q[1], q[2]) end
+  if q.len >= max_len then return 0 end
+  q.len = q.len + 1
+  q.stored = q.stored + 1
   local run_at = tonumber(base) + tonumber(t[3])
   local body = schedule_body(t, now)
   if run_at > now then
     redis.call('HSET', hash, 'b', body, 's', 'scheduled', 'sched', name, 'r', run_at)
-    redis.call('ZADD', q[2], run_at, id)
-    q.woken[5] = true
+    q.later[#q.later + 1] = run_at
+    q.later[#q.later + 1] = id
   else
     redis.call('HSET', hash, 'b', body, 's', 'queued', 'sched', name)
-    redis.call('ZADD', q[1], pending_score(body_priority(body), redis.call('INCR', q[3])), id)
-    q.woken[4] = true
+    q.ready[#q.ready + 1] = body_priority(body)
+    q.ready[#q.ready + 1] = id
   end
-  redis.call('HINCRBY', q[6], 'in', 1)
   return 1
 end
 
--- Signals the wake-up lists of what `store_schedule_task` added.
-local function signal_queue(q)
-  if q.woken[4] then wake(q[4]) end
-  if q.woken[5] then wake(q[5]) end
+-- Writes what `store_schedule_task` gathered in `q` and signals the wake-up lists.
+local function flush_queue(q)
+  local n = #q.ready / 2
+  if n > 0 then
+    local seq = redis.call('INCRBY', q[3], n) - n
+    local scored = {}
+    for i = 1, n do
+      scored[2 * i - 1] = pending_score(q.ready[2 * i - 1], seq + i)
+      scored[2 * i] = q.ready[2 * i]
+    end
+    add_and_wake(q[1], scored, q[4])
+  end
+  add_and_wake(q[2], q.later, q[5])
+  if q.stored > 0 then redis.call('HINCRBY', q[6], 'in', q.stored) end
 end
 
--- Records a run: the schedule's last task, and its recent runs (the last 20, newest first,
--- as `<tick ms> <task id> <fired ms>`).
-local function record_run(record, runs, tick, id, now)
-  redis.call('HSET', record, 'last_run', tick, 'last_task', id)
+-- Adds a run to a schedule's recent runs (the last 20, newest first, as
+-- `<tick ms> <task id> <fired ms>`); the caller stores `last_run` and `last_task`.
+local function record_run(runs, tick, id, now)
   redis.call('LPUSH', runs, tick .. ' ' .. id .. ' ' .. string.format('%d', now))
   redis.call('LTRIM', runs, 0, 19)
 end

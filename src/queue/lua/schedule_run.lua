@@ -9,10 +9,12 @@
 local now = redis_now_ms()
 local t = redis.call('HMGET', KEYS[6], unpack(TEMPLATE))
 if not t[1] then return {-1, now} end
-local q = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[9], woken = {}}
+local q = task_queue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[9])
 local code = store_schedule_task(q, KEYS[8], ARGV[2], ARGV[1], t, now, now, tonumber(ARGV[3]))
 if code == 1 then
-  record_run(KEYS[6], KEYS[7], string.format('%d', now), ARGV[2], now)
-  signal_queue(q)
+  local tick = string.format('%d', now)
+  redis.call('HSET', KEYS[6], 'last_run', tick, 'last_task', ARGV[2])
+  record_run(KEYS[7], tick, ARGV[2], now)
+  flush_queue(q)
 end
 return {code, now}
