@@ -63,9 +63,10 @@ local function flush_queue(q)
   if q.stored > 0 then redis.call('HINCRBY', q[6], 'in', q.stored) end
 end
 
--- Adds a run to a schedule's recent runs (the last 20, newest first, as
--- `<tick ms> <task id> <fired ms>`); the caller stores `last_run` and `last_task`.
+-- Adds a run to a schedule's recent runs (newest first, as `<tick ms> <task id> <fired
+-- ms>`; readers take the first 20, and the list is cut back to 20 once it passes 40, so
+-- most runs cost one call); the caller stores `last_run` and `last_task`.
 local function record_run(runs, tick, id, now)
-  redis.call('LPUSH', runs, tick .. ' ' .. id .. ' ' .. string.format('%d', now))
-  redis.call('LTRIM', runs, 0, 19)
+  local kept = redis.call('LPUSH', runs, tick .. ' ' .. id .. ' ' .. string.format('%d', now))
+  if kept > 40 then redis.call('LTRIM', runs, 0, 19) end
 end

@@ -8,7 +8,7 @@
 //! | key | type | contents | written by | read by | TTL |
 //! |---|---|---|---|---|---|
 //! | `P:{q}:schedule:<name>` | hash | spec (canonical JSON), sha, state, next, template `t_head`, `t_tail` (its tasks' body around their creation time), `t_delay`, fired, missed, last_run, last_task, created, updated | put, fire, pause, resume, run | API, schedulers | none |
-//! | `P:{q}:schedule:<name>:runs` | list | `<tick> <task id> <fired>`, newest first | fire, run | API | none (≤ 20) |
+//! | `P:{q}:schedule:<name>:runs` | list | `<tick> <task id> <fired>`, newest first (the API shows 20) | fire, run | API | none (cut to 20 once over 40) |
 //! | `P:{q}:schedules:due` | zset | active schedules of the queue, score = next tick ms | put, fire, pause, resume, delete | schedulers | none (≤ 10,000 schedules, the API's `MAX_SCHEDULES`) |
 //! | `P:{q}:schedules:wake` | list | ≤ 2 tokens: a schedule was created or changed | put, resume | schedulers (BLPOP) | none |
 //! | `P:G:schedules` | hash | name → queue | PUT (claim), DELETE (forget) | API, schedulers | none (≤ 10,000 schedules, the API's `MAX_SCHEDULES`) |

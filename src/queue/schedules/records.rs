@@ -298,7 +298,7 @@ impl Queue {
             .read_grouped(&keys, 2, |pipe, i| {
                 let (name, queue) = &schedules[i];
                 pipe.cmd("HMGET").arg(&keys[i]).arg(&FIELDS);
-                pipe.cmd("LRANGE").arg(self.keys.schedule_runs(queue, name)).arg(0).arg(-1);
+                pipe.cmd("LRANGE").arg(self.keys.schedule_runs(queue, name)).arg(0).arg(19);
             })
             .await?;
         schedules
