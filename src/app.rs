@@ -72,31 +72,44 @@ async fn check_redis(queue: &Queue) {
     }
 }
 
-/// Upgrades data stored by the previous layout before anything reads it: at once when
-/// Redis answers, else in the background until it does (meanwhile the calls that read
-/// task hashes answer 503: `queue/upgrade.rs`).
+/// How long start-up waits for an upgrade of the stored layout before going on with it
+/// in the background (a fresh or small deployment is done well within it).
+const UPGRADE_AT_ONCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Upgrades data stored by the previous layout: at once when that is quick, else in the
+/// background, while the API answers (submissions are stored in the new layout) and
+/// `/readyz`, task reads and claims answer 503 until it is done (`queue/upgrade.rs`).
 async fn upgrade_layout(queue: &Arc<Queue>, background: &TaskTracker, stop: &CancellationToken) {
-    let log = |done: Upgraded| {
-        if done != Upgraded::default() {
-            tracing::info!(
-                tasks = done.tasks,
-                schedules = done.schedules,
-                "upgraded data stored by the previous version to this version's layout"
-            );
-        }
-    };
-    let Err(first) = queue.upgrade_layout().await.map(log) else { return };
+    if let Ok(true) = queue.check_layout().await {
+        return;
+    }
+    if let Ok(Ok(done)) = tokio::time::timeout(UPGRADE_AT_ONCE, queue.upgrade_layout()).await {
+        return log_upgraded(done);
+    }
+    tracing::info!(
+        "upgrading data stored by a previous version; /readyz answers 503 and workers wait until it is done"
+    );
     let (queue, stop) = (queue.clone(), stop.clone());
     background.spawn(async move {
         let mut backoff = Backoff::new("upgrading the stored layout");
-        let mut error = first;
-        while backoff.wait(&stop, &error).await {
+        loop {
             match queue.upgrade_layout().await {
-                Ok(done) => return log(done),
-                Err(e) => error = e,
+                Ok(done) => return log_upgraded(done),
+                Err(e) if !backoff.wait(&stop, &e).await => return,
+                Err(_) => {}
             }
         }
     });
+}
+
+fn log_upgraded(done: Upgraded) {
+    if done != Upgraded::default() {
+        tracing::info!(
+            tasks = done.tasks,
+            schedules = done.schedules,
+            "upgraded data stored by the previous version to this version's layout"
+        );
+    }
 }
 
 /// The queues a process maintains: those it serves (`served`, when it runs workers) and

@@ -88,8 +88,8 @@ fn embedded_scenarios(base: &BenchArgs) -> Vec<(&'static str, BenchArgs)> {
             BenchArgs { rate: Some(500), duration_s: 20, batch: 1, ..base.clone() },
         ),
         (
-            "open loop: 10,000 tasks/s for 20 s",
-            BenchArgs { rate: Some(10_000), duration_s: 20, batch: 1, ..base.clone() },
+            "open loop: 5,000 tasks/s for 20 s",
+            BenchArgs { rate: Some(5000), duration_s: 20, batch: 1, ..base.clone() },
         ),
         (
             "backlog: 200k via batches of 100, workers paused, then drained",

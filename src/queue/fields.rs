@@ -9,8 +9,6 @@
 //! hash small (Redis stores a small hash as a listpack, so names count towards the memory
 //! of every kept task).
 
-use std::collections::HashMap;
-
 use crate::task::{State, TaskId, TaskRecord};
 
 use super::body::Body;
@@ -41,16 +39,21 @@ pub mod name {
 
 use name::*;
 
-/// The values of one `HMGET`, by field name, for decoding with named lookups.
+/// The values of one `HMGET`, by field name, for decoding with named lookups (a linear
+/// search: a row has at most nine fields, and a hash map per decoded task cost more).
 struct Row<'a> {
     id: &'a TaskId,
-    map: HashMap<&'static str, String>,
+    fields: Vec<(&'static str, String)>,
 }
 
 impl<'a> Row<'a> {
     fn new(id: &'a TaskId, names: &[&'static str], values: Vec<Option<String>>) -> Self {
-        let map = names.iter().zip(values).filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
-        Self { id, map }
+        let fields = names.iter().zip(values).filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
+        Self { id, fields }
+    }
+
+    fn get(&self, field: &str) -> Option<&String> {
+        self.fields.iter().find(|(name, _)| *name == field).map(|(_, value)| value)
     }
 
     fn corrupt(&self, field: &str) -> QueueError {
@@ -58,12 +61,12 @@ impl<'a> Row<'a> {
     }
 
     fn int(&self, field: &str) -> Option<i64> {
-        self.map.get(field).and_then(|v| v.parse().ok())
+        self.get(field).and_then(|v| v.parse().ok())
     }
 
     /// Attempts ended: absent until the first one ends.
     fn attempts(&self) -> Result<u32, QueueError> {
-        match self.map.get(ATTEMPTS) {
+        match self.get(ATTEMPTS) {
             None => Ok(0),
             Some(v) => v.parse().map_err(|_| self.corrupt(ATTEMPTS)),
         }
@@ -71,16 +74,16 @@ impl<'a> Row<'a> {
 
     fn json(&self, field: &str) -> Result<Option<serde_json::Value>, QueueError> {
         let parse = |v: &String| serde_json::from_str(v).map_err(|_| self.corrupt(field));
-        self.map.get(field).map(parse).transpose()
+        self.get(field).map(parse).transpose()
     }
 
     fn state(&self) -> Result<State, QueueError> {
-        let state = self.map.get(STATE).ok_or_else(|| self.corrupt(STATE))?;
+        let state = self.get(STATE).ok_or_else(|| self.corrupt(STATE))?;
         state.parse().map_err(|_| self.corrupt(STATE))
     }
 
     fn body(&self) -> Result<Body, QueueError> {
-        self.map.get(BODY).and_then(|b| Body::decode(b)).ok_or_else(|| self.corrupt(BODY))
+        self.get(BODY).and_then(|b| Body::decode(b)).ok_or_else(|| self.corrupt(BODY))
     }
 }
 
@@ -98,7 +101,7 @@ impl RecordFields {
         values: Vec<Option<String>>,
     ) -> Result<Option<TaskRecord>, QueueError> {
         let row = Row::new(id, &Self::NAMES, values);
-        if row.map.is_empty() {
+        if row.fields.is_empty() {
             return Ok(None);
         }
         let body = row.body()?;
@@ -115,10 +118,10 @@ impl RecordFields {
             started_at_ms: row.int(STARTED_MS).map(|t| body.created_at_ms + t),
             finished_at_ms: row.int(FINISHED_MS).map(|t| body.created_at_ms + t),
             result: row.json(RESULT)?,
-            error: row.map.get(ERROR).cloned(),
+            error: row.get(ERROR).cloned(),
             payload: body.payload().ok_or_else(|| row.corrupt(BODY))?,
             kind: body.kind,
-            schedule: row.map.get(SCHEDULE).cloned(),
+            schedule: row.get(SCHEDULE).cloned(),
             worker_id: None,
         }))
     }

@@ -56,16 +56,26 @@ impl Queue {
         }
     }
 
-    /// Converts whatever the previous layout stored, then records the layout; nothing
-    /// when the deployment was upgraded already. Safe to run from every process at once.
-    pub async fn upgrade_layout(&self) -> Result<Upgraded, QueueError> {
+    /// Whether the deployment's data is in this version's layout (then the calls that
+    /// read task hashes are allowed from now on).
+    pub async fn check_layout(&self) -> Result<bool, QueueError> {
         let key = self.keys.layout();
         let layout: Option<u64> = self
             .redis
             .read(|mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await })
             .await?;
+        let current = layout.unwrap_or(1) >= LAYOUT;
+        if current {
+            self.upgraded.store(true, Ordering::Release);
+        }
+        Ok(current)
+    }
+
+    /// Converts whatever the previous layout stored, then records the layout; nothing
+    /// when the deployment was upgraded already. Safe to run from every process at once.
+    pub async fn upgrade_layout(&self) -> Result<Upgraded, QueueError> {
         let mut done = Upgraded::default();
-        if layout.unwrap_or(1) < LAYOUT {
+        if !self.check_layout().await? {
             for node in self.redis.masters().await? {
                 done.tasks += self.upgrade_tasks_on(&node).await?;
             }

@@ -176,3 +176,47 @@ async fn wait_schedule_task(conn: &mut redis::Connection, queue: &QueueName) -> 
     }
     panic!("the schedule fired nothing in 10 s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_upgrade_runs_in_the_background_while_submissions_are_accepted() {
+    let redis = RedisServer::start();
+    let mut conn = redis.connection();
+    // 100,000 finished tasks of the previous layout (longer to convert than start-up
+    // waits), then one waiting task.
+    let finished = "for i = tonumber(ARGV[1]), tonumber(ARGV[1]) + 9999 do \
+        local key = 'ttp:{default}:task:' .. string.format('01KB%022d', i) .. '.default' \
+        redis.call('HSET', key, 'kind', 'noop', 'payload', 'null', 'prio', '5', \
+          'state', 'succeeded', 'att', '1', 'max', '3', 'timeout', '30000', 'ttl', '86400', \
+          'created', '1764590000000', 'result', 'null', 'started', '1764590000100', \
+          'finished', '1764590000200') \
+        redis.call('EXPIRE', key, 86400) end";
+    for batch in 0..10 {
+        redis::cmd("EVAL").arg(finished).arg(0).arg(batch * 10_000).query::<()>(&mut conn).unwrap();
+    }
+    let keys = default_keys();
+    let queue = default_queue();
+    let waiting = TaskId::generate(&queue);
+    seed(&mut conn, &waiting, &old_task("echo", r#"{"w":1}"#, "5", "queued"));
+    cmd(&mut conn, &["ZADD", &keys.pending(&queue), "1", waiting.as_str()]);
+
+    let app = TestApp::spawn(&redis).await;
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "ready before the upgrade finished");
+    let healthy = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthy.status(), 200);
+    let submitted = app.submit_ok(&json!({"kind": "echo", "payload": {"new": true}})).await;
+
+    let started = std::time::Instant::now();
+    while app.http.get(app.url("/readyz")).send().await.unwrap().status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(120), "not ready after 120 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let view = app.wait_for_state(waiting.as_str(), "succeeded", Duration::from_secs(10)).await;
+    assert_eq!(view["result"], json!({"w": 1}));
+    let view = app.wait_for_state(&submitted, "succeeded", Duration::from_secs(10)).await;
+    assert_eq!(view["result"], json!({"new": true}));
+    let sample = TaskId::parse(&format!("01KB{:022}.default", 99_999)).unwrap();
+    let view = app.get(sample.as_str()).await;
+    assert_eq!((view["state"].as_str(), view["attempts"].as_u64()), (Some("succeeded"), Some(1)));
+    app.shutdown().await;
+}
