@@ -202,9 +202,9 @@ impl App {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self { settings, roles, listener, queue, registry, metrics, guard, tls, openapi } =
             self;
+        check_redis(&queue).await;
         let background = TaskTracker::new();
         upgrade_layout(&queue, &background, &shutdown).await;
-        check_redis(&queue).await;
         let catalog = Arc::new(Catalog::new(registry.clone()));
         background.spawn(kinds_sync::run(queue.clone(), catalog.clone(), shutdown.clone()));
         let worker = settings.worker.clone();

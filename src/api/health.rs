@@ -63,6 +63,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
         return Err(ApiError::ShuttingDown);
     }
     state.queue.probe_writable().await?;
+    state.queue.require_layout()?;
     Ok(Json(Ready { status: "ready" }))
 }
 

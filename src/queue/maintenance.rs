@@ -65,6 +65,7 @@ impl Queue {
 
     /// Moves scheduled tasks of `queue` that are due into pending.
     pub async fn promote_due(&self, queue: &QueueName) -> Result<Promoted, QueueError> {
+        self.require_layout()?;
         let now = now_ms();
         let (due, next_due_ms) = self.due_and_next(self.keys.scheduled(queue), now).await?;
         if due.is_empty() {

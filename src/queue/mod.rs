@@ -208,7 +208,6 @@ impl Queue {
     /// so readiness writes a short-lived probe key and checks `INFO memory` too — of
     /// every master, on a cluster.
     pub async fn probe_writable(&self) -> Result<(), QueueError> {
-        self.require_layout()?;
         let key = self.keys.probe();
         self.redis
             .read(|mut c| async move {

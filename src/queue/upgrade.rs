@@ -45,8 +45,9 @@ impl Queue {
         self.upgraded.load(Ordering::Acquire)
     }
 
-    /// `Unavailable` until the stored data is in this version's layout.
-    pub(super) fn require_layout(&self) -> Result<(), QueueError> {
+    /// `Unavailable` until the stored data is in this version's layout (readiness asks
+    /// it too).
+    pub fn require_layout(&self) -> Result<(), QueueError> {
         if self.layout_ready() {
             Ok(())
         } else {

@@ -198,6 +198,13 @@ async fn a_long_upgrade_runs_in_the_background_while_submissions_are_accepted() 
     let waiting = TaskId::generate(&queue);
     seed(&mut conn, &waiting, &old_task("echo", r#"{"w":1}"#, "5", "queued"));
     cmd(&mut conn, &["ZADD", &keys.pending(&queue), "1", waiting.as_str()]);
+    // A retry that came due while the old processes were stopped: the promoter must not
+    // touch it before it is converted.
+    let retry = TaskId::generate(&queue);
+    let mut due = old_task("echo", r#"{"r":1}"#, "5", "scheduled");
+    due.push(("run_at", "1764590001000".into()));
+    seed(&mut conn, &retry, &due);
+    cmd(&mut conn, &["ZADD", &keys.scheduled(&queue), "1764590001000", retry.as_str()]);
 
     let app = TestApp::spawn(&redis).await;
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
@@ -213,6 +220,8 @@ async fn a_long_upgrade_runs_in_the_background_while_submissions_are_accepted() 
     }
     let view = app.wait_for_state(waiting.as_str(), "succeeded", Duration::from_secs(10)).await;
     assert_eq!(view["result"], json!({"w": 1}));
+    let view = app.wait_for_state(retry.as_str(), "succeeded", Duration::from_secs(10)).await;
+    assert_eq!(view["result"], json!({"r": 1}));
     let view = app.wait_for_state(&submitted, "succeeded", Duration::from_secs(10)).await;
     assert_eq!(view["result"], json!({"new": true}));
     let sample = TaskId::parse(&format!("01KB{:022}.default", 99_999)).unwrap();

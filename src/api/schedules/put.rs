@@ -13,7 +13,7 @@ use super::super::{ApiError, ApiJson, AppState, openapi};
 use super::{MAX_SCHEDULES, ScheduleView, record};
 use crate::queue::schedules::{NameClaim, PutOutcome, SchedulePut, task_template};
 use crate::schedule::{Schedule, ScheduleName, ScheduleRequest, ScheduleSpec};
-use crate::task::FieldError;
+use crate::task::{FieldError, NewTask};
 
 /// Create or change a schedule
 ///
@@ -79,12 +79,19 @@ pub async fn upsert(
         spec: schedule.spec().to_json(),
         next_ms: schedule.first_tick_after(now),
         paused: schedule.spec().paused,
-        template: task_template(&task, schedule.spec().task.delay_ms),
+        template: template(&task, schedule.spec()),
     };
     let (outcome, _) = state.queue.put_schedule(&put).await?;
     let view = ScheduleView::of(record(state, &name, &task.queue).await?)?;
     let status = if outcome == PutOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, view))
+}
+
+/// The stored template: tasks like `task` with the spec's payload (keys sorted, as the
+/// view shows it), delayed as the spec says.
+fn template(task: &NewTask, spec: &ScheduleSpec) -> [String; 3] {
+    let task = NewTask { payload: spec.task.payload.clone(), ..task.clone() };
+    task_template(&task, spec.task.delay_ms)
 }
 
 /// A template error, named under `task.` as in the request.

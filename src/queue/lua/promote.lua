@@ -9,12 +9,16 @@ for i = 1, #KEYS - 4 do
   local id, hash = ARGV[1 + i], KEYS[4 + i]
   local due = redis.call('ZSCORE', KEYS[1], id)
   if due and tonumber(due) <= now then
-    redis.call('ZREM', KEYS[1], id)
     local body = redis.call('HGET', hash, 'b')
     if body then
+      redis.call('ZREM', KEYS[1], id)
       redis.call('HSET', hash, 's', 'queued')
       redis.call('ZADD', KEYS[2], pending_score(body_priority(body), redis.call('INCR', KEYS[3])), id)
       moved = moved + 1
+    elseif redis.call('HEXISTS', hash, 'kind') == 0 then
+      -- Gone (deleted by hand) or unreadable: nothing to run. A hash of the previous
+      -- layout (it has `kind`) stays until the start-up upgrade converts it.
+      redis.call('ZREM', KEYS[1], id)
     end
   end
 end

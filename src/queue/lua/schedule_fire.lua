@@ -37,7 +37,8 @@ for _ = 1, n do
       local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
       if busy then
         result[2] = result[2] + 1
-      elseif store_schedule_task(q, KEYS[k + 2 + j], id, name, t, tick, now, max_len) == 0 then
+      elseif not (t[1] and t[2] and t[3])
+          or store_schedule_task(q, KEYS[k + 2 + j], id, name, t, tick, now, max_len) == 0 then
         result[3] = result[3] + 1
       else
         record_run(runs, tick, id, now)

@@ -14,11 +14,12 @@ local converted = 0
 for i, hash in ipairs(KEYS) do
   if redis.call('HEXISTS', hash, 'kind') == 1 then
     local new = {'b', ARGV[i]}
-    local created = tonumber(redis.call('HGET', hash, 'created') or '0')
+    local created = tonumber(redis.call('HGET', hash, 'created') or '') or 0
     for old, short in pairs(RENAMED) do
       local value = redis.call('HGET', hash, old)
       if value and (short == 't' or short == 'f') then
-        value = string.format('%d', tonumber(value) - created)
+        local ms = tonumber(value)
+        value = ms and string.format('%d', ms - created) or nil
       end
       if value and not (short == 'a' and value == '0') and not (short == 'o' and value == 'null') then
         new[#new + 1] = short
