@@ -4,7 +4,10 @@
 //!
 //! # Key layout
 //! `P` is `TTP_KEY_PREFIX`, `q` the queue name; `{q}` is the Redis Cluster hash tag, so all
-//! keys of a queue live in one slot and every script runs on a cluster.
+//! keys of a queue live in one slot and every script runs on a cluster. Scripts get every
+//! key in `KEYS`, with one exception: `claim.lua` learns the ids of the tasks it takes by
+//! popping them, so it forms their hashes from the queue's task prefix (`KEYS[7]`, made by
+//! `Keys::task_prefix`) — inside the queue's hash tag, hence in the same slot.
 //!
 //! | key | type | contents | written by | read by | TTL |
 //! |---|---|---|---|---|---|
