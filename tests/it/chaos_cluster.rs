@@ -329,11 +329,7 @@ async fn stats_read_every_master_after_failovers(serve: &TtpProcess, queues: &[S
     let http = testkit::http_client();
     let listed: Value = http.get(serve.url("/queues")).send().await.unwrap().json().await.unwrap();
     for queue in queues {
-        let entry = listed["queues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["name"] == queue.as_str())
+        let entry = testkit::queue_row(&listed, queue)
             .unwrap_or_else(|| panic!("{queue} missing: {listed}"));
         assert_eq!(
             (entry["queued"].as_u64(), entry["running"].as_u64()),

@@ -188,12 +188,8 @@ async fn pauses_resumes_and_cancels(app: &TestApp, queue: &str) {
 async fn counts_every_queue(app: &TestApp, queues: &[String]) {
     let listed = get_json(app, "/queues").await;
     for queue in queues {
-        let entry = listed["queues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["name"] == queue.as_str())
-            .unwrap_or_else(|| panic!("{queue} missing: {listed}"));
+        let entry =
+            queue_row(&listed, queue).unwrap_or_else(|| panic!("{queue} missing: {listed}"));
         assert_eq!(entry["failed"], 1, "{entry}");
     }
     let metrics = app.metrics_text().await;

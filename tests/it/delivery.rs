@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use ttp::app::Roles;
 use ttp::kinds::HandlerRegistry;
 use ttp::task::TaskId;
-use ttp::testkit::{RedisServer, TestApp, assert_problem, default_keys, test_config};
+use ttp::testkit::{RedisServer, TestApp, assert_problem, default_keys, queue_row, test_config};
 
 /// The API and the workers in one process.
 const BOTH: Roles = Roles { api: true, workers: true };
@@ -232,7 +232,7 @@ async fn a_pause_in_one_process_stops_claiming_in_another_until_resumed() {
     }
     let queues: Value =
         other.http.get(other.url("/queues")).send().await.unwrap().json().await.unwrap();
-    let default = queues["queues"].as_array().unwrap().iter().find(|q| q["name"] == "default");
+    let default = queue_row(&queues, "default");
     let default = default.unwrap_or_else(|| panic!("{queues}"));
     assert_eq!((&default["paused"], &default["queued"]), (&json!(true), &json!(5)), "{queues}");
 
