@@ -8,7 +8,10 @@ Starts PROCESSES `ttp serve` processes (ports 8720…) against an empty Redis, c
 SCHEDULES schedules of `every_ms: 1000` into queue `sched` (which no worker serves),
 waits 3 s, then reads `ttp_schedule_lag_seconds` and `ttp_schedule_ticks_total` from every
 process before and after SECONDS and prints the merged p50/p99 bucket bounds (tick → task
-stored, by Redis' clock) and the ticks by outcome. Stops the processes with SIGTERM.
+stored, by Redis' clock) and the ticks by outcome. It then reads every task of the window
+from Redis (with redis-cli: its tick is the time in its id, its creation time is when the
+fire script stored it, both by Redis' clock) and prints the exact p50/p99/max of the same
+lag. Stops the processes with SIGTERM.
 """
 
 import json
@@ -57,6 +60,47 @@ def scrape(count: int) -> dict[str, float]:
     return merged
 
 
+# Every task of queue `sched` (waiting: no worker serves it) as "<id> <created ms>"; the body
+# format is src/queue/body.rs's (`<prio> <max> <timeout> <ttl> <created> <kind> <payload>`).
+TASKS_LUA = """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local body = redis.call('HGET', ARGV[1] .. id, 'b')
+  if body then out[#out + 1] = id .. ' ' .. string.match(body, '^%S+ %S+ %S+ %S+ (%S+)') end
+end
+return out
+"""
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def redis_cli(*args: str) -> list[str]:
+    url = os.environ["TTP_REDIS_URL"]
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
+    out = subprocess.run(["redis-cli", "-h", host, "-p", port.split("/")[0], "--raw", *args],
+                         check=True, capture_output=True, text=True).stdout
+    return out.split()
+
+
+def redis_ms() -> int:
+    seconds, micros = redis_cli("TIME")
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def exact_lags(since_ms: int, until_ms: int) -> list[int]:
+    """Tick → task stored (ms) of every task whose tick lies in [since_ms, until_ms)."""
+    prefix = os.environ.get("TTP_KEY_PREFIX", "ttp")
+    fields = redis_cli("EVAL", TASKS_LUA, "1", f"{prefix}:{{sched}}:pending",
+                       f"{prefix}:{{sched}}:task:")
+    lags = []
+    for task_id, created in zip(fields[0::2], fields[1::2]):
+        tick = 0
+        for char in task_id[:10]:
+            tick = tick * 32 + CROCKFORD.index(char)
+        if since_ms <= tick < until_ms:
+            lags.append(int(created) - tick)
+    return sorted(lags)
+
+
 def quantile(buckets: list[tuple[float, float]], q: float) -> float:
     total = buckets[-1][1]
     return next(le for le, count in buckets if count >= q * total)
@@ -71,15 +115,20 @@ def main() -> None:
             put(BASE_PORT + i % count, f"lag-{i}")
         print(f"created {schedules} schedules in {time.time() - started:.1f} s", flush=True)
         time.sleep(3)
-        before = scrape(count)
+        before, since = scrape(count), redis_ms()
         time.sleep(seconds)
-        after = scrape(count)
+        after, until = scrape(count), redis_ms()
         diff = {k: v - before.get(k, 0.0) for k, v in after.items()}
         buckets = sorted((float("inf") if k == "+Inf" else float(k), v)
                          for k, v in diff.items() if not k.startswith("ticks "))
         print(f"{buckets[-1][1]:.0f} ticks in {seconds} s; lag p50 <= {quantile(buckets, 0.5) * 1000:.1f} ms,"
               f" p99 <= {quantile(buckets, 0.99) * 1000:.1f} ms")
         print({k: v for k, v in diff.items() if k.startswith("ticks ")})
+        lags = exact_lags(since, until - 1000)
+        if lags:
+            pick = lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]
+            print(f"exact, {len(lags)} tasks of ticks in the window: lag p50 {pick(0.5)} ms,"
+                  f" p99 {pick(0.99)} ms, max {lags[-1]} ms", flush=True)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

@@ -8,6 +8,9 @@ use crate::queue::schedules::{FireResult, Firing, FiringState};
 use crate::queue::{Queue, QueueError};
 use crate::schedule::{Overlap, Plan, Schedule};
 use crate::task::{QueueName, TaskId};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use std::time::Duration;
 
 /// Due schedules read per pass of a queue; more are fired by the next pass at once.
 const DUE_PER_PASS: usize = 1000;
@@ -15,69 +18,164 @@ const DUE_PER_PASS: usize = 1000;
 /// Schedules per fire script call.
 const PER_CALL: usize = 50;
 
-/// Wait after a pass whose plans all lost their compare-and-set (another process fired
-/// them) or could not be made: long enough not to spin, short next to any tick.
-const RETRY_MS: i64 = 50;
+/// Fire calls a process keeps in flight: two, so that Redis has the next one while the
+/// answer to the last one travels back.
+const WINDOW: usize = 4;
 
-/// Fires the due schedules of `on`; the time until its next tick (ms by Redis' clock),
-/// if it has one.
+/// Wait after a pass that made no progress (every firing refused for a changed state
+/// other than a tick fired elsewhere, or no plan could be made), or that left firings to
+/// another process's walk: long enough not to spin, short next to any tick. Left firings
+/// are taken up after it, should that process have died.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// Fires the due schedules of `on`; the time until its next pass (ms by Redis' clock),
+/// if it has schedules.
+///
+/// First those this process knows to be due by its own reckoning of Redis' clock (at a
+/// tick, the firing begins without a read), then those the due zset names: new or changed
+/// schedules, ticks fired or left by others, and whatever the first step could not apply.
 pub async fn fire_queue(
     queue: &Queue,
     metrics: &Metrics,
     cache: &mut Schedules,
     on: &QueueName,
 ) -> Result<Option<i64>, QueueError> {
-    let due = queue.due_schedules(on, DUE_PER_PASS).await?;
-    if due.due.is_empty() {
-        return Ok(due.next_ms.map(|next| next - due.now_ms));
+    let began = std::time::Instant::now();
+    let mut outcome = Outcome::default();
+    let mut late_ms = None;
+    if let Some(now) = cache.redis_now(on) {
+        let known = cache.due_by_guess(on, now);
+        late_ms = known.first().and_then(|(_, state)| Some(now - state.next.parse::<i64>().ok()?));
+        outcome.add(&fire_states(queue, metrics, cache, on, known, now).await?);
     }
-    let names: Vec<String> = due.due.iter().map(|(name, _)| name.clone()).collect();
-    let states = queue.firing_states(on, &names).await?;
-    let active: Vec<(String, FiringState)> =
-        names.into_iter().zip(states).filter_map(|(name, state)| Some((name, state?))).collect();
-    let wanted: Vec<(&str, &str)> =
-        active.iter().map(|(name, state)| (name.as_str(), state.sha.as_str())).collect();
-    let schedules = cache.get_many(queue, on, &wanted).await?;
-    let firings: Vec<Firing> = active
-        .into_iter()
-        .zip(schedules)
-        .filter_map(|((name, state), schedule)| plan(&schedule?, name, state, due.now_ms))
-        .collect();
-    let applied = fire_batches(queue, metrics, on, &firings).await?;
-    Ok(Some(if applied > 0 { 0 } else { RETRY_MS }))
+    let guessed = outcome.planned;
+    let due = queue.due_schedules(on, DUE_PER_PASS).await?;
+    cache.set_clock(on, due.now_ms);
+    let (states, left) = cache.firing_states(queue, on, &due.due, RETRY).await?;
+    outcome.add(&fire_states(queue, metrics, cache, on, states, due.now_ms).await?);
+    if outcome.planned > 0 || left > 0 {
+        tracing::debug!(queue = %on, late_ms, guessed, due = due.due.len(), left,
+            planned = outcome.planned, done = outcome.done, moved_on = outcome.moved_on,
+            stopped = outcome.stopped, elapsed_ms = began.elapsed().as_millis() as u64,
+            latest_lag_ms = outcome.latest_lag_ms, "scheduler pass");
+    }
+    Ok(if outcome.planned > 0 {
+        Some(outcome.wait_ms())
+    } else if left > 0 || !due.due.is_empty() {
+        Some(RETRY.as_millis() as i64)
+    } else {
+        due.next_ms.map(|next| next - due.now_ms)
+    })
 }
 
-/// Sends the batches of `firings` at once (Redis runs them one after the other, without
-/// a round trip between them); how many firings were applied. Every process plans the
-/// same batches; each sends them around the ring from its own random start, so that
-/// processes woken by the same tick begin on different batches and then meet batches
-/// already applied (a cheap lost compare-and-set), instead of racing for the same ones
-/// in the same order.
-async fn fire_batches(
+/// Plans the firing of each of `states` at `now_ms` and applies the plans.
+async fn fire_states(
     queue: &Queue,
     metrics: &Metrics,
+    cache: &mut Schedules,
+    on: &QueueName,
+    states: Vec<(String, FiringState)>,
+    now_ms: i64,
+) -> Result<Outcome, QueueError> {
+    if states.is_empty() {
+        return Ok(Outcome::default());
+    }
+    let wanted: Vec<(&str, &str)> =
+        states.iter().map(|(name, state)| (name.as_str(), state.sha.as_str())).collect();
+    let schedules = cache.get_many(queue, on, &wanted).await?;
+    let firings: Vec<Firing> = states
+        .into_iter()
+        .zip(schedules)
+        .filter_map(|((name, state), schedule)| plan(&schedule?, name, state, now_ms))
+        .collect();
+    walk(queue, metrics, cache, on, &firings).await
+}
+
+/// What the fire calls of one pass did.
+#[derive(Default)]
+struct Outcome {
+    /// Firings planned.
+    planned: usize,
+    /// Firings applied here.
+    done: usize,
+    /// Firings found applied by another process.
+    moved_on: usize,
+    /// Some firing was refused for a state this process had guessed: read it at once.
+    guessed_wrong: bool,
+    /// The walk stopped at a batch another process had applied: that one walks on.
+    stopped: bool,
+    /// The longest time from a tick to its task stored by this pass (Redis' clock), ms.
+    latest_lag_ms: i64,
+}
+
+impl Outcome {
+    /// How long to wait before the next pass of the queue: at once when this one
+    /// applied firings to the end of its walk (more may be due) or must read a state
+    /// again, else [`RETRY`] (another process is firing, or nothing could be).
+    fn wait_ms(&self) -> i64 {
+        let at_once = self.guessed_wrong || (self.done > 0 && !self.stopped);
+        if at_once { 0 } else { RETRY.as_millis() as i64 }
+    }
+
+    /// Adds what another walk of the same pass did.
+    fn add(&mut self, other: &Outcome) {
+        self.planned += other.planned;
+        self.done += other.done;
+        self.moved_on += other.moved_on;
+        self.guessed_wrong |= other.guessed_wrong;
+        self.stopped |= other.stopped;
+        self.latest_lag_ms = self.latest_lag_ms.max(other.latest_lag_ms);
+    }
+
+    fn count(&mut self, result: &FireResult, now: i64, guessed_wrong: bool) {
+        self.done += usize::from(result.done);
+        self.moved_on += usize::from(result.moved_to.is_some());
+        self.guessed_wrong |= guessed_wrong;
+        let lag = result.fired.iter().map(|tick| now - tick).max().unwrap_or(0);
+        self.latest_lag_ms = self.latest_lag_ms.max(lag);
+    }
+}
+
+/// Applies `firings` in batches of [`PER_CALL`], walking around the ring of batches from
+/// a random start with [`WINDOW`] calls in flight, and stops where it meets a batch
+/// another process applied. Every process plans the same batches from the same state, so
+/// several processes woken by the same tick split the ring between them instead of each
+/// sending every batch: a batch is applied by whoever reaches it first, and the others
+/// stop there. No batch is left: the process that applied the batch before it walks on
+/// to it (a walk goes on as long as its latest answered call applied something); one left
+/// by a process that died is fired by the next pass, [`RETRY`] later.
+async fn walk(
+    queue: &Queue,
+    metrics: &Metrics,
+    cache: &mut Schedules,
     on: &QueueName,
     firings: &[Firing],
-) -> Result<usize, QueueError> {
-    let mut batches: Vec<&[Firing]> = firings.chunks(PER_CALL).collect();
+) -> Result<Outcome, QueueError> {
+    let batches: Vec<&[Firing]> = firings.chunks(PER_CALL).collect();
     let start = fastrand::usize(..batches.len().max(1));
-    batches.rotate_left(start);
-    let calls = batches.iter().map(|batch| queue.fire(on, batch));
-    let replies = futures_util::future::join_all(calls).await;
-    let mut applied = 0;
-    let mut failed = None;
-    for (batch, reply) in batches.iter().zip(replies) {
-        match reply {
-            Ok((now, results)) => {
-                for (firing, result) in batch.iter().zip(&results) {
-                    applied += usize::from(result.done);
-                    count(metrics, on, firing, result, now);
-                }
-            }
-            Err(e) => failed = Some(e),
+    let mut ring = batches.iter().copied().cycle().skip(start).take(batches.len());
+    let mut in_flight = FuturesOrdered::new();
+    let send = |batch| async move { (batch, queue.fire(on, batch).await) };
+    in_flight.extend(ring.by_ref().take(WINDOW).map(send));
+    let mut outcome = Outcome { planned: firings.len(), ..Outcome::default() };
+    while let Some((batch, reply)) = in_flight.next().await {
+        let (now, results) = reply?;
+        let mut applied = false;
+        for (firing, result) in batch.iter().zip(&results) {
+            let guessed_wrong = cache.learn(on, firing, result);
+            outcome.count(result, now, guessed_wrong);
+            count(metrics, on, firing, result, now);
+            applied |= result.done;
+        }
+        outcome.stopped = !applied;
+        if applied {
+            in_flight.extend(ring.by_ref().take(WINDOW - in_flight.len()).map(send));
         }
     }
-    failed.map_or(Ok(applied), Err)
+    for firing in ring.flatten() {
+        cache.assume(on, firing);
+    }
+    Ok(outcome)
 }
 
 /// The firing of `schedule` from its stored `state` at `now_ms`.

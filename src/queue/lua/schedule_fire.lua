@@ -4,6 +4,8 @@
 -- planned ticks' tasks under their ids (one per tick: the same everywhere), count the
 -- misses, and store the next tick — all atomically, so no kill at any moment can lose or
 -- repeat a tick.
+-- A schedule another process fired already is seen first in the due zset (one ZMSCORE for
+-- the batch: its score is the stored next tick), so a lost race costs no read of its hash.
 -- KEYS[1] due zset, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] seq, KEYS[5] wake list,
 --   KEYS[6] timer list, KEYS[7] flow counters, then per schedule: its hash, its runs list, the hash of its last
 --   task (its own hash again when it has none), then the hash of each planned task
@@ -11,62 +13,76 @@
 --   tick planned from, sha of its spec, last task id ('' none), new next tick ('' none:
 --   ended), overlap (skip|allow), ticks missed by the plan, n ticks, then per tick: tick
 --   ms, task id
--- returns {now, {per schedule {code, overlapped, refused, fired tick...}}}: code 1 done,
---   0 changed meanwhile (nothing done)
+-- returns {now, {per schedule: {1, overlapped, refused, fired tick...} done, or {0, next}
+--   changed meanwhile (nothing done): next is its stored next tick when only that moved
+--   on (another process fired it), -1 when anything else changed}}
 local q = task_queue(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = redis_now_ms()
+local names, starts = {}, {}
+local a = 3
+for i = 1, n do
+  names[i], starts[i] = ARGV[a], a
+  a = a + 8 + 2 * tonumber(ARGV[a + 7])
+end
+local scores = {}
+if n > 0 then scores = redis.call('ZMSCORE', KEYS[1], unpack(names)) end
 local out, dues, ended = {}, {}, {}
-local k, a = 8, 3
-for _ = 1, n do
+local k = 8
+for i = 1, n do
+  a = starts[i]
   local record, runs, last = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local name, from, sha, last_id, next = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local skip_overlap, missed, ticks = ARGV[a + 5] == 'skip', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
-  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', 'fired',
-    'missed', unpack(TEMPLATE))
-  local result = {0, 0, 0}
-  -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
-  -- another process advanced the schedule must not fire its next tick early.
-  if current[1] == from and current[2] == sha and (current[3] or '') == last_id
-      and current[4] == 'active' and tonumber(from) <= now then
-    result[1] = 1
-    local t = {current[7], current[8], current[9]}
-    local busy = skip_overlap and last_id ~= '' and task_active(last)
-    local update = {}
-    for j = 1, ticks do
-      local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
-      if busy then
-        result[2] = result[2] + 1
-      elseif not (t[1] and t[2] and t[3])
-          or store_schedule_task(q, KEYS[k + 2 + j], id, name, t, tick, now, max_len) == 0 then
-        result[3] = result[3] + 1
-      else
-        record_run(runs, tick, id, now)
-        update[1], update[2], update[3], update[4] = 'last_run', tick, 'last_task', id
-        result[#result + 1] = tonumber(tick)
-        busy = skip_overlap
+  local stored = tonumber(scores[i])
+  local result = {0, -1}
+  if stored and stored ~= tonumber(from) then
+    result[2] = stored
+  elseif stored then
+    local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', 'fired',
+      'missed', unpack(TEMPLATE))
+    -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
+    -- another process advanced the schedule must not fire its next tick early.
+    if current[1] == from and current[2] == sha and (current[3] or '') == last_id
+        and current[4] == 'active' and stored <= now then
+      result = {1, 0, 0}
+      local t = {current[7], current[8], current[9]}
+      local busy = skip_overlap and last_id ~= '' and task_active(last)
+      local update = {}
+      for j = 1, ticks do
+        local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
+        if busy then
+          result[2] = result[2] + 1
+        elseif not (t[1] and t[2] and t[3])
+            or store_schedule_task(q, KEYS[k + 2 + j], id, name, t, tick, now, max_len) == 0 then
+          result[3] = result[3] + 1
+        else
+          record_run(runs, tick, id, now)
+          update[1], update[2], update[3], update[4] = 'last_run', tick, 'last_task', id
+          result[#result + 1] = tonumber(tick)
+          busy = skip_overlap
+        end
       end
+      update[#update + 1] = 'fired'
+      update[#update + 1] = (tonumber(current[5]) or 0) + #result - 3
+      update[#update + 1] = 'missed'
+      update[#update + 1] = (tonumber(current[6]) or 0) + missed + result[2] + result[3]
+      if next == '' then
+        update[#update + 1] = 'state'
+        update[#update + 1] = 'ended'
+        redis.call('HDEL', record, 'next')
+        ended[#ended + 1] = name
+      else
+        update[#update + 1] = 'next'
+        update[#update + 1] = next
+        dues[#dues + 1] = next
+        dues[#dues + 1] = name
+      end
+      redis.call('HSET', record, unpack(update))
     end
-    update[#update + 1] = 'fired'
-    update[#update + 1] = (tonumber(current[5]) or 0) + #result - 3
-    update[#update + 1] = 'missed'
-    update[#update + 1] = (tonumber(current[6]) or 0) + missed + result[2] + result[3]
-    if next == '' then
-      update[#update + 1] = 'state'
-      update[#update + 1] = 'ended'
-      redis.call('HDEL', record, 'next')
-      ended[#ended + 1] = name
-    else
-      update[#update + 1] = 'next'
-      update[#update + 1] = next
-      dues[#dues + 1] = next
-      dues[#dues + 1] = name
-    end
-    redis.call('HSET', record, unpack(update))
   end
-  out[#out + 1] = result
+  out[i] = result
   k = k + 3 + ticks
-  a = a + 8 + 2 * ticks
 end
 if #dues > 0 then redis.call('ZADD', KEYS[1], unpack(dues)) end
 if #ended > 0 then redis.call('ZREM', KEYS[1], unpack(ended)) end

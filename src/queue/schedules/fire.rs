@@ -60,6 +60,9 @@ pub struct FireResult {
     pub refused: u64,
     /// Ticks that stored a task.
     pub fired: Vec<i64>,
+    /// When not done because only the stored next tick moved on (another process fired
+    /// the schedule): that next tick.
+    pub moved_to: Option<i64>,
 }
 
 /// A fire script's reply: Redis' clock when it ran, and one result per firing.
@@ -174,11 +177,18 @@ impl Queue {
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
         let results = rows
             .into_iter()
-            .map(|row| FireResult {
-                done: row.first() == Some(&1),
-                overlapped: row.get(1).copied().unwrap_or(0).max(0) as u64,
-                refused: row.get(2).copied().unwrap_or(0).max(0) as u64,
-                fired: row.get(3..).map(<[i64]>::to_vec).unwrap_or_default(),
+            .map(|row| match row.first() {
+                Some(1) => FireResult {
+                    done: true,
+                    overlapped: row.get(1).copied().unwrap_or(0).max(0) as u64,
+                    refused: row.get(2).copied().unwrap_or(0).max(0) as u64,
+                    fired: row.get(3..).map(<[i64]>::to_vec).unwrap_or_default(),
+                    moved_to: None,
+                },
+                _ => FireResult {
+                    moved_to: row.get(1).copied().filter(|next| *next >= 0),
+                    ..FireResult::default()
+                },
             })
             .collect();
         Ok((now, results))

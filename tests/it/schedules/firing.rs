@@ -220,3 +220,66 @@ async fn a_schedule_stops_at_end_at_and_says_so() {
     assert_eq!(ended["fired"], ticks.len());
     app.shutdown().await;
 }
+
+/// The ticks of every schedule's tasks waiting in [`PARKED`], by schedule (tasks run on
+/// request, whose ids are not their schedule's tick ids, are left out).
+fn ticks_by_schedule(redis: &RedisServer) -> std::collections::BTreeMap<String, Vec<i64>> {
+    let mut conn = redis.connection();
+    let ids: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("ttp:{{{PARKED}}}:pending"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    let mut pipe = redis::pipe();
+    for id in &ids {
+        pipe.cmd("HGET").arg(format!("ttp:{{{PARKED}}}:task:{id}")).arg("sched");
+    }
+    let names: Vec<String> = pipe.query(&mut conn).unwrap();
+    let queue = ttp::task::QueueName::parse(PARKED).unwrap();
+    let mut ticks = std::collections::BTreeMap::<String, Vec<i64>>::new();
+    for (id, name) in ids.iter().zip(names) {
+        let tick = ttp::task::TaskId::parse(id).unwrap().time_ms().unwrap();
+        if ttp::task::TaskId::for_tick(&queue, &name, tick).as_str() == id {
+            ticks.entry(name).or_default().push(tick);
+        }
+    }
+    ticks.values_mut().for_each(|t| t.sort_unstable());
+    ticks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_schedules_split_between_two_schedulers_fire_every_tick_once_when_guesses_fail() {
+    let redis = RedisServer::start();
+    let (a, b) = (scheduler_app(&redis).await, scheduler_app(&redis).await);
+    // 120 schedules on the same ticks: three fire calls a tick, which the two schedulers'
+    // walks split between them (each guesses the state of the ones the other fired).
+    let names: Vec<String> = (0..120).map(|i| format!("many-{i:03}")).collect();
+    for name in &names {
+        assert_eq!(put(&a.http, &a.url(""), name, &every(200, "all")).await.status(), 201);
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // A run on request moves a schedule's last task under the schedulers' feet: their
+    // guessed state is wrong, the fire script refuses it, and it is read again at once.
+    for name in names.iter().step_by(7) {
+        let run = a.http.post(a.url(&format!("/schedules/{name}/run"))).send().await.unwrap();
+        assert!(run.status().is_success(), "{}", run.status());
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut views = Vec::new();
+    for name in &names {
+        views.push(stop(&b, name).await);
+    }
+    let ticks = ticks_by_schedule(&redis);
+    let last = ticks.values().filter_map(|t| t.last()).max().copied().unwrap();
+    for (name, view) in names.iter().zip(&views) {
+        let mine = ticks.get(name).unwrap_or_else(|| panic!("{name} never fired"));
+        assert_consecutive(mine, 200);
+        assert_eq!(view["fired"], mine.len(), "{name}: {view}");
+        assert_eq!(view["missed"], 0, "{name}: {view}");
+        // Every schedule fired up to (about) the same tick: none was left behind.
+        assert!(mine.last().unwrap() + 400 >= last, "{name}: {mine:?}, last tick {last}");
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
