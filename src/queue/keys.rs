@@ -128,7 +128,8 @@ impl Keys {
         self.queue_key(queue, &format!("schedule:{name}"))
     }
 
-    /// A schedule's recent runs (`<tick> <task id> <fired>`, newest first, at most 20).
+    /// A schedule's recent runs as earlier versions kept them (`<tick> <task id> <fired>`,
+    /// newest first, at most 40): read after the ring in its hash, deleted with it.
     pub fn schedule_runs(&self, queue: &QueueName, name: &str) -> String {
         self.queue_key(queue, &format!("schedule:{name}:runs"))
     }

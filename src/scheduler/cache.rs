@@ -11,6 +11,7 @@
 //! compares the whole state, refuses, and the state is read again on the next pass.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::queue::schedules::{FireResult, Firing, FiringState};
@@ -22,7 +23,7 @@ use crate::task::QueueName;
 #[derive(Default)]
 struct Known {
     /// The sha of the spec parsed, and the schedule (`None`: unreadable).
-    parsed: HashMap<String, (String, Option<Schedule>)>,
+    parsed: HashMap<String, (String, Option<Arc<Schedule>>)>,
     /// The firing state last seen or left.
     states: HashMap<String, Seen>,
     /// The names whose state the last pass read (not guessed).
@@ -34,6 +35,8 @@ struct Known {
 /// A schedule's firing state as this process knows it.
 struct Seen {
     state: FiringState,
+    /// Its next tick, ms (`state.next` parsed).
+    next_ms: i64,
     /// When it was assumed that another process applied the plan that led to it (this
     /// process left that firing to the other's walk), if it was.
     assumed: Option<Instant>,
@@ -92,7 +95,7 @@ impl Schedules {
         let mut due: Vec<(i64, &String, &FiringState)> = known
             .states
             .iter()
-            .filter_map(|(name, seen)| Some((seen.state.next.parse().ok()?, name, &seen.state)))
+            .map(|(name, seen)| (seen.next_ms, name, &seen.state))
             .filter(|(next, _, _)| *next <= now)
             .collect();
         due.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -114,8 +117,7 @@ impl Schedules {
         known.read.clear();
         let assumed = |name: &str, next: i64| {
             known.states.get(name).is_some_and(|seen| {
-                seen.assumed.is_some_and(|at| at.elapsed() < recent)
-                    && seen.state.next.parse::<i64>().ok() != Some(next)
+                seen.assumed.is_some_and(|at| at.elapsed() < recent) && seen.next_ms != next
             })
         };
         let all = due.len();
@@ -124,7 +126,7 @@ impl Schedules {
         let left = all - due.len();
         let current = |name: &str, next: i64| {
             let seen = known.states.get(name)?;
-            (seen.state.next.parse::<i64>().ok() == Some(next)).then(|| seen.state.clone())
+            (seen.next_ms == next).then(|| seen.state.clone())
         };
         let mut states: Vec<Option<FiringState>> =
             due.iter().map(|(name, next)| current(name, *next)).collect();
@@ -141,7 +143,8 @@ impl Schedules {
             }
             for (name, state) in due.iter().map(|(name, _)| name).zip(&states) {
                 if let Some(state) = state {
-                    let seen = Seen { state: state.clone(), assumed: None };
+                    let next_ms = state.next.parse().unwrap_or(i64::MAX);
+                    let seen = Seen { state: state.clone(), next_ms, assumed: None };
                     known.states.insert(name.clone(), seen);
                 }
             }
@@ -196,7 +199,7 @@ impl Schedules {
         };
         let sha = firing.from.sha.clone();
         let state = FiringState { next: next.to_string(), sha, last_task, last_task_text };
-        states.insert(firing.name.clone(), Seen { state, assumed });
+        states.insert(firing.name.clone(), Seen { state, next_ms: next, assumed });
     }
 
     /// The parsed schedules of `wanted` (name, sha of the stored spec) in `on`, in order:
@@ -207,7 +210,7 @@ impl Schedules {
         queue: &Queue,
         on: &QueueName,
         wanted: &[(&str, &str)],
-    ) -> Result<Vec<Option<Schedule>>, QueueError> {
+    ) -> Result<Vec<Option<Arc<Schedule>>>, QueueError> {
         let parsed = &mut self.known.entry(on.clone()).or_default().parsed;
         let known = |(name, sha): &(&str, &str)| parsed.get(*name).is_some_and(|(at, _)| at == sha);
         let missing: Vec<&str> =
@@ -216,7 +219,9 @@ impl Schedules {
             let stored = queue.schedule_specs(on, &missing).await?;
             for (name, stored) in missing.iter().zip(stored) {
                 let Some((sha, text)) = stored else { continue };
-                let schedule = ScheduleSpec::from_json(&text).and_then(|s| Schedule::new(s).ok());
+                let schedule = ScheduleSpec::from_json(&text)
+                    .and_then(|s| Schedule::new(s).ok())
+                    .map(Arc::new);
                 if schedule.is_none() {
                     tracing::error!(schedule = name, queue = %on, "stored schedule spec is unreadable; it does not fire");
                 }

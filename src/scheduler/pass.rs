@@ -10,6 +10,7 @@ use crate::schedule::{Overlap, Plan, Schedule};
 use crate::task::{QueueName, TaskId};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Due schedules read per pass of a queue; more are fired by the next pass at once.
@@ -68,7 +69,7 @@ pub async fn fire_queue(
     })
 }
 
-/// Plans the firing of each of `states` at `now_ms` and applies the plans.
+/// Fires each of `states` as planned at `now_ms`.
 async fn fire_states(
     queue: &Queue,
     metrics: &Metrics,
@@ -83,12 +84,27 @@ async fn fire_states(
     let wanted: Vec<(&str, &str)> =
         states.iter().map(|(name, state)| (name.as_str(), state.sha.as_str())).collect();
     let schedules = cache.get_many(queue, on, &wanted).await?;
-    let firings: Vec<Firing> = states
+    let due: Vec<Due> = states
         .into_iter()
         .zip(schedules)
-        .filter_map(|((name, state), schedule)| plan(&schedule?, name, state, now_ms))
+        .filter_map(|((name, state), schedule)| Some(Due { name, state, schedule: schedule? }))
         .collect();
-    walk(queue, metrics, cache, on, &firings).await
+    walk(queue, metrics, cache, on, &due, now_ms).await
+}
+
+/// A due schedule to plan: its name, the state to plan from, its parsed spec.
+struct Due {
+    name: String,
+    state: FiringState,
+    schedule: Arc<Schedule>,
+}
+
+/// The firings of `batch` at `now_ms` (those that are due).
+fn plan_batch(batch: &[Due], now_ms: i64) -> Vec<Firing> {
+    batch
+        .iter()
+        .filter_map(|d| plan(&d.schedule, d.name.clone(), d.state.clone(), now_ms))
+        .collect()
 }
 
 /// What the fire calls of one pass did.
@@ -149,19 +165,28 @@ async fn walk(
     metrics: &Metrics,
     cache: &mut Schedules,
     on: &QueueName,
-    firings: &[Firing],
+    due: &[Due],
+    now_ms: i64,
 ) -> Result<Outcome, QueueError> {
-    let batches: Vec<&[Firing]> = firings.chunks(PER_CALL).collect();
+    let batches: Vec<&[Due]> = due.chunks(PER_CALL).collect();
     let start = fastrand::usize(..batches.len().max(1));
     let mut ring = batches.iter().copied().cycle().skip(start).take(batches.len());
     let mut in_flight = FuturesOrdered::new();
-    let send = |batch| async move { (batch, queue.fire(on, batch).await) };
+    // Each batch is planned as it is sent, so that the planning of a tick's thousand
+    // firings does not all come before the first call.
+    let send = |batch: &[Due]| {
+        let firings = plan_batch(batch, now_ms);
+        async move {
+            let reply = queue.fire(on, &firings).await;
+            (firings, reply)
+        }
+    };
     in_flight.extend(ring.by_ref().take(WINDOW).map(send));
-    let mut outcome = Outcome { planned: firings.len(), ..Outcome::default() };
-    while let Some((batch, reply)) = in_flight.next().await {
+    let mut outcome = Outcome { planned: due.len(), ..Outcome::default() };
+    while let Some((firings, reply)) = in_flight.next().await {
         let (now, results) = reply?;
         let mut applied = false;
-        for (firing, result) in batch.iter().zip(&results) {
+        for (firing, result) in firings.iter().zip(&results) {
             let guessed_wrong = cache.learn(on, firing, result);
             outcome.count(result, now, guessed_wrong);
             count(metrics, on, firing, result, now);
@@ -172,8 +197,11 @@ async fn walk(
             in_flight.extend(ring.by_ref().take(WINDOW - in_flight.len()).map(send));
         }
     }
-    for firing in ring.flatten() {
-        cache.assume(on, firing);
+    // Planned now, once this process's calls are done: the plans of the batches it left.
+    for batch in ring {
+        for firing in plan_batch(batch, now_ms) {
+            cache.assume(on, &firing);
+        }
     }
     Ok(outcome)
 }

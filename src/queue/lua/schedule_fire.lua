@@ -3,12 +3,15 @@
 -- process that lost a race, or whose earlier call already ran, changes nothing), store the
 -- planned ticks' tasks under their ids (one per tick: the same everywhere), count the
 -- misses, and store the next tick — all atomically, so no kill at any moment can lose or
--- repeat a tick.
+-- repeat a tick. A tick at or before the last one the schedule fired is refused (counted
+-- missed) rather than stored again: only a Redis clock gone backwards (a failover to a
+-- host whose clock is behind) could plan one.
 -- A schedule another process fired already is seen first in the due zset (one ZMSCORE for
 -- the batch: its score is the stored next tick), so a lost race costs no read of its hash.
 -- KEYS[1] due zset, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] seq, KEYS[5] wake list,
---   KEYS[6] timer list, KEYS[7] flow counters, then per schedule: its hash, its runs list, the hash of its last
---   task (its own hash again when it has none), then the hash of each planned task
+--   KEYS[6] timer list, KEYS[7] flow counters, then per schedule: its hash, the hash of its
+--   last task (its own hash again when it has none or does not skip overlaps), then the
+--   hash of each planned task
 -- ARGV[1] max queue length, ARGV[2] n schedules, then per schedule: name, the stored next
 --   tick planned from, sha of its spec, last task id ('' none), new next tick ('' none:
 --   ended), overlap (skip|allow), ticks missed by the plan, n ticks, then per tick: tick
@@ -31,7 +34,7 @@ local out, dues, ended = {}, {}, {}
 local k = 8
 for i = 1, n do
   a = starts[i]
-  local record, runs, last = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local record, last = KEYS[k], KEYS[k + 1]
   local name, from, sha, last_id, next = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local skip_overlap, missed, ticks = ARGV[a + 5] == 'skip', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
   local stored = tonumber(scores[i])
@@ -40,28 +43,36 @@ for i = 1, n do
     result[2] = stored
   elseif stored then
     local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', 'fired',
-      'missed', unpack(TEMPLATE))
+      'missed', 'runs', 'last_tick', unpack(TEMPLATE))
     -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
     -- another process advanced the schedule must not fire its next tick early.
     if current[1] == from and current[2] == sha and (current[3] or '') == last_id
         and current[4] == 'active' and stored <= now then
       result = {1, 0, 0}
-      local t = {current[7], current[8], current[9]}
+      local runs, last_tick = current[7], tonumber(current[8]) or -1
+      local t = {current[9], current[10], current[11]}
       local busy = skip_overlap and last_id ~= '' and task_active(last)
-      local update = {}
+      local update, fired_tick, fired_id = {}, nil, nil
       for j = 1, ticks do
         local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
         if busy then
           result[2] = result[2] + 1
-        elseif not (t[1] and t[2] and t[3])
-            or store_schedule_task(q, KEYS[k + 2 + j], id, name, t, tick, now, max_len) == 0 then
+        elseif not (t[1] and t[2] and t[3]) or tonumber(tick) <= last_tick
+            or store_schedule_task(q, KEYS[k + 1 + j], id, name, t, tick, now, max_len) == 0 then
           result[3] = result[3] + 1
         else
-          record_run(runs, tick, id, now)
-          update[1], update[2], update[3], update[4] = 'last_run', tick, 'last_task', id
+          runs = add_run(update, runs, tick, id, now)
+          fired_tick, fired_id = tick, id
           result[#result + 1] = tonumber(tick)
           busy = skip_overlap
         end
+      end
+      if fired_tick then
+        local u = #update
+        update[u + 1], update[u + 2], update[u + 3], update[u + 4] =
+          'last_run', fired_tick, 'last_task', fired_id
+        update[u + 5], update[u + 6], update[u + 7], update[u + 8] =
+          'last_tick', fired_tick, 'runs', runs
       end
       update[#update + 1] = 'fired'
       update[#update + 1] = (tonumber(current[5]) or 0) + #result - 3
@@ -82,7 +93,7 @@ for i = 1, n do
     end
   end
   out[i] = result
-  k = k + 3 + ticks
+  k = k + 2 + ticks
 end
 if #dues > 0 then redis.call('ZADD', KEYS[1], unpack(dues)) end
 if #ended > 0 then redis.call('ZREM', KEYS[1], unpack(ended)) end

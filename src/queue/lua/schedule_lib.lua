@@ -26,9 +26,8 @@ end
 
 -- Stores task `id` of schedule `name` from template `t` (an HMGET of TEMPLATE), due at
 -- `base` + its delay, into queue `q` (`task_queue`; pending or scheduled at the flush).
--- Returns 1 stored, 5 stored already (an earlier send of this very call), 0 queue full.
+-- The caller knows the task is not stored yet. Returns 1 stored, 0 queue full.
 local function store_schedule_task(q, hash, id, name, t, base, now, max_len)
-  if redis.call('EXISTS', hash) == 1 then return 5 end
   if not q.len then q.len = waiting(q[1], q[2]) end
   if q.len >= max_len then return 0 end
   q.len = q.len + 1
@@ -63,10 +62,17 @@ local function flush_queue(q)
   if q.stored > 0 then redis.call('HINCRBY', q[6], 'in', q.stored) end
 end
 
--- Adds a run to a schedule's recent runs (newest first, as `<tick ms> <task id> <fired
--- ms>`; readers take the first 20, and the list is cut back to 20 once it passes 40, so
--- most runs cost one call); the caller stores `last_run` and `last_task`.
-local function record_run(runs, tick, id, now)
-  local kept = redis.call('LPUSH', runs, tick .. ' ' .. id .. ' ' .. string.format('%d', now))
-  if kept > 40 then redis.call('LTRIM', runs, 0, 19) end
+-- A schedule's recent runs live in its own hash, as a ring of RUNS_KEPT fields `run:<k>`
+-- (`<tick ms> <task id> <fired ms>`) and the count `runs` of runs ever recorded: the run
+-- numbered n goes to `run:<n mod RUNS_KEPT>`, so recording one adds two fields to the
+-- HSET the caller makes anyway (records.rs reads them back, newest first).
+local RUNS_KEPT = 20
+
+-- Appends run number `n` (the stored `runs`, 0 when none) of `tick` and task `id` to the
+-- field list `update`, and returns the count after it.
+local function add_run(update, n, tick, id, now)
+  n = tonumber(n) or 0
+  update[#update + 1] = 'run:' .. (n % RUNS_KEPT)
+  update[#update + 1] = tick .. ' ' .. id .. ' ' .. string.format('%d', now)
+  return n + 1
 end

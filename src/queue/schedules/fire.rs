@@ -154,12 +154,11 @@ impl Queue {
             .arg(firings.len());
         for firing in firings {
             let record = self.keys.schedule(queue, &firing.name);
-            let last = firing
-                .from
-                .last_task
-                .as_ref()
-                .map_or_else(|| record.clone(), |id| self.keys.task(id));
-            call.key(record).key(self.keys.schedule_runs(queue, &firing.name)).key(last);
+            let last = match &firing.from.last_task {
+                Some(id) if firing.skip_overlap => self.keys.task(id),
+                _ => record.clone(),
+            };
+            call.key(record).key(last);
             call.arg(&firing.name)
                 .arg(&firing.from.next)
                 .arg(&firing.from.sha)

@@ -67,81 +67,6 @@ pub enum RunOutcome {
     Missing,
 }
 
-/// One recent run of a schedule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecentRun {
-    /// Its tick (for a run on request, when it was asked for), ms.
-    pub tick_ms: i64,
-    /// The task it submitted.
-    pub task_id: String,
-    /// When it was fired (Redis' clock), ms.
-    pub fired_ms: i64,
-}
-
-/// A schedule as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleRecord {
-    /// Its name.
-    pub name: String,
-    /// Its queue.
-    pub queue: QueueName,
-    /// Its canonical spec (JSON).
-    pub spec: String,
-    /// `active`, `paused` or `ended`.
-    pub state: String,
-    /// Its next tick, ms.
-    pub next_ms: Option<i64>,
-    /// Ticks that submitted a task.
-    pub fired: u64,
-    /// Ticks that did not (catch-up policy, overlap, a full queue).
-    pub missed: u64,
-    /// Tick of the latest run.
-    pub last_run_ms: Option<i64>,
-    /// Creation and last change, ms.
-    pub created_ms: i64,
-    /// Last change of spec or state, ms.
-    pub updated_ms: i64,
-    /// The last 20 runs, newest first.
-    pub recent: Vec<RecentRun>,
-}
-
-/// The record fields read, in `HMGET` order.
-const FIELDS: [&str; 8] =
-    ["spec", "state", "next", "fired", "missed", "last_run", "created", "updated"];
-
-fn decode(
-    name: &str,
-    queue: &QueueName,
-    fields: Vec<Option<String>>,
-    runs: Vec<String>,
-) -> Option<ScheduleRecord> {
-    let int = |i: usize| fields.get(i).cloned().flatten().and_then(|v| v.parse::<i64>().ok());
-    let text = |i: usize| fields.get(i).cloned().flatten();
-    let recent = runs
-        .iter()
-        .filter_map(|run| {
-            let mut parts = run.split(' ');
-            let tick_ms = parts.next()?.parse().ok()?;
-            let task_id = parts.next()?.to_owned();
-            let fired_ms = parts.next()?.parse().ok()?;
-            Some(RecentRun { tick_ms, task_id, fired_ms })
-        })
-        .collect();
-    Some(ScheduleRecord {
-        name: name.to_owned(),
-        queue: queue.clone(),
-        spec: text(0)?,
-        state: text(1)?,
-        next_ms: int(2),
-        fired: int(3).unwrap_or(0).max(0) as u64,
-        missed: int(4).unwrap_or(0).max(0) as u64,
-        last_run_ms: int(5),
-        created_ms: int(6).unwrap_or(0),
-        updated_ms: int(7).unwrap_or(0),
-        recent,
-    })
-}
-
 fn opt_ms(ms: Option<i64>) -> String {
     ms.map(|t| t.to_string()).unwrap_or_default()
 }
@@ -258,7 +183,6 @@ impl Queue {
             .key(self.keys.wake(queue))
             .key(self.keys.timer(queue))
             .key(self.keys.schedule(queue, name))
-            .key(self.keys.schedule_runs(queue, name))
             .key(self.keys.task(id))
             .key(self.keys.flow(queue))
             .arg(name)
@@ -279,47 +203,5 @@ impl Queue {
             0 => RunOutcome::Full,
             _ => RunOutcome::Stored,
         })
-    }
-
-    /// The records of `schedules` (name, queue), in order, in one pipelined read per node;
-    /// `None` for one that does not exist.
-    pub async fn schedule_records(
-        &self,
-        schedules: &[(String, QueueName)],
-    ) -> Result<Vec<Option<ScheduleRecord>>, QueueError> {
-        if schedules.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Grouped by node: a cluster refuses one pipeline across the slots of several queues.
-        let keys: Vec<String> =
-            schedules.iter().map(|(name, queue)| self.keys.schedule(queue, name)).collect();
-        let flat = self
-            .redis
-            .read_grouped(&keys, 2, |pipe, i| {
-                let (name, queue) = &schedules[i];
-                pipe.cmd("HMGET").arg(&keys[i]).arg(&FIELDS);
-                pipe.cmd("LRANGE").arg(self.keys.schedule_runs(queue, name)).arg(0).arg(19);
-            })
-            .await?;
-        schedules
-            .iter()
-            .zip(flat.chunks(2))
-            .map(|((name, queue), reply)| {
-                let fields: Vec<Option<String>> = redis::from_redis_value_ref(&reply[0])?;
-                let runs: Vec<String> = redis::from_redis_value_ref(&reply[1])?;
-                Ok(decode(name, queue, fields, runs))
-            })
-            .collect::<Result<_, redis::RedisError>>()
-            .map_err(QueueError::from)
-    }
-
-    /// The record of one schedule.
-    pub async fn schedule_record(
-        &self,
-        queue: &QueueName,
-        name: &str,
-    ) -> Result<Option<ScheduleRecord>, QueueError> {
-        let mut records = self.schedule_records(&[(name.to_owned(), queue.clone())]).await?;
-        Ok(records.pop().flatten())
     }
 }

@@ -268,18 +268,43 @@ async fn many_schedules_split_between_two_schedulers_fire_every_tick_once_when_g
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let mut views = Vec::new();
     for name in &names {
-        views.push(stop(&b, name).await);
+        let paused_at = redis_ms(&redis);
+        views.push((paused_at, stop(&b, name).await));
     }
     let ticks = ticks_by_schedule(&redis);
-    let last = ticks.values().filter_map(|t| t.last()).max().copied().unwrap();
-    for (name, view) in names.iter().zip(&views) {
+    for (name, (paused_at, view)) in names.iter().zip(&views) {
         let mine = ticks.get(name).unwrap_or_else(|| panic!("{name} never fired"));
         assert_consecutive(mine, 200);
         assert_eq!(view["fired"], mine.len(), "{name}: {view}");
         assert_eq!(view["missed"], 0, "{name}: {view}");
-        // Every schedule fired up to (about) the same tick: none was left behind.
-        assert!(mine.last().unwrap() + 400 >= last, "{name}: {mine:?}, last tick {last}");
+        // Every schedule fired until it was paused: none was left behind.
+        assert!(mine.last().unwrap() + 400 >= *paused_at, "{name}: {mine:?}, paused {paused_at}");
     }
     a.shutdown().await;
     b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_at_or_before_the_last_fired_one_is_refused_as_after_a_clock_gone_back() {
+    let redis = RedisServer::start();
+    let app = scheduler_app(&redis).await;
+    warm_up(&app).await;
+    assert_eq!(put(&app.http, &app.url(""), "rewound", &every(200, "all")).await.status(), 201);
+    // As if the schedule had already fired the next ~600 ms, on a Redis whose clock was
+    // ahead of this one: those ticks come round again and must not store a task twice.
+    let fired_until = redis_ms(&redis) + 600;
+    let _: () = redis::cmd("HSET")
+        .arg(format!("ttp:{{{PARKED}}}:schedule:rewound"))
+        .arg("last_tick")
+        .arg(fired_until)
+        .query(&mut redis.connection())
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_400)).await;
+    let done = stop(&app, "rewound").await;
+    let ticks = parked_ticks(&redis, PARKED);
+    assert_consecutive(&ticks, 200);
+    assert!(ticks[0] > fired_until, "{ticks:?} at or before {fired_until}");
+    assert!(done["missed"].as_u64().unwrap() >= 2, "{done}");
+    assert_eq!(done["fired"], ticks.len(), "{done}");
+    app.shutdown().await;
 }
