@@ -19,9 +19,13 @@ const DUE_PER_PASS: usize = 1000;
 /// Schedules per fire script call.
 const PER_CALL: usize = 50;
 
-/// Fire calls a process keeps in flight: two, so that Redis has the next one while the
-/// answer to the last one travels back.
+/// Fire calls a process keeps in flight: enough that Redis has the next one while the
+/// answers travel back (8 measured worse: more calls sent past a batch another process
+/// applied).
 const WINDOW: usize = 4;
+
+/// How many times a walk that stopped starts again at a batch it has not sent.
+const RESTARTS: usize = 2;
 
 /// Wait after a pass that made no progress (every firing refused for a changed state
 /// other than a tick fired elsewhere, or no plan could be made), or that left firings to
@@ -152,14 +156,17 @@ impl Outcome {
     }
 }
 
-/// Applies `firings` in batches of [`PER_CALL`], walking around the ring of batches from
-/// a random start with [`WINDOW`] calls in flight, and stops where it meets a batch
-/// another process applied. Every process plans the same batches from the same state, so
-/// several processes woken by the same tick split the ring between them instead of each
-/// sending every batch: a batch is applied by whoever reaches it first, and the others
-/// stop there. No batch is left: the process that applied the batch before it walks on
-/// to it (a walk goes on as long as its latest answered call applied something); one left
-/// by a process that died is fired by the next pass, [`RETRY`] later.
+/// Applies the firings of `due` in batches of [`PER_CALL`], walking around the ring of
+/// batches from a random start with [`WINDOW`] calls in flight, and stops where it meets
+/// a batch another process applied. Every process plans the same batches from the same
+/// state, so several processes woken by the same tick split the ring between them instead
+/// of each sending every batch: a batch is applied by whoever reaches it first, and the
+/// others stop there. No batch is left: the process that applied the batch before it
+/// walks on to it (a walk goes on as long as its latest answered call applied something);
+/// one left by a process that died is fired by the next pass, [`RETRY`] later. A stopped
+/// walk starts again (up to [`RESTARTS`] times) at a batch it has not sent, one call at
+/// first: where another process is slow to walk its part of the ring, this one takes over
+/// the rest of it.
 async fn walk(
     queue: &Queue,
     metrics: &Metrics,
@@ -169,8 +176,9 @@ async fn walk(
     now_ms: i64,
 ) -> Result<Outcome, QueueError> {
     let batches: Vec<&[Due]> = due.chunks(PER_CALL).collect();
-    let start = fastrand::usize(..batches.len().max(1));
-    let mut ring = batches.iter().copied().cycle().skip(start).take(batches.len());
+    let mut sent = vec![false; batches.len()];
+    let mut cursor = fastrand::usize(..batches.len().max(1));
+    let (mut window, mut restarts) = (WINDOW, 0);
     let mut in_flight = FuturesOrdered::new();
     // Each batch is planned as it is sent, so that the planning of a tick's thousand
     // firings does not all come before the first call.
@@ -181,9 +189,21 @@ async fn walk(
             (firings, reply)
         }
     };
-    in_flight.extend(ring.by_ref().take(WINDOW).map(send));
     let mut outcome = Outcome { planned: due.len(), ..Outcome::default() };
-    while let Some((firings, reply)) = in_flight.next().await {
+    loop {
+        while in_flight.len() < window && sent.get(cursor) == Some(&false) {
+            sent[cursor] = true;
+            in_flight.push_back(send(batches[cursor]));
+            cursor = (cursor + 1) % batches.len();
+        }
+        let Some((firings, reply)) = in_flight.next().await else {
+            let unsent: Vec<usize> = (0..sent.len()).filter(|i| !sent[*i]).collect();
+            if !outcome.stopped || unsent.is_empty() || restarts == RESTARTS {
+                break;
+            }
+            (cursor, window, restarts) = (unsent[fastrand::usize(..unsent.len())], 1, restarts + 1);
+            continue;
+        };
         let (now, results) = reply?;
         let mut applied = false;
         for (firing, result) in firings.iter().zip(&results) {
@@ -193,12 +213,10 @@ async fn walk(
             applied |= result.done;
         }
         outcome.stopped = !applied;
-        if applied {
-            in_flight.extend(ring.by_ref().take(WINDOW - in_flight.len()).map(send));
-        }
+        window = if applied { WINDOW } else { 0 };
     }
     // Planned now, once this process's calls are done: the plans of the batches it left.
-    for batch in ring {
+    for (batch, _) in batches.iter().zip(&sent).filter(|(_, sent)| !**sent) {
         for firing in plan_batch(batch, now_ms) {
             cache.assume(on, &firing);
         }

@@ -87,6 +87,9 @@ async fn tasks_and_schedules_of_the_previous_layout_are_read_and_run_after_an_up
             "86400",
         ],
     );
+    // Its recent runs as the previous version kept them: a list beside the hash.
+    let old_run = "1764590000000 01KBCV3Z00AAAAAAAAAAAAAAAA.default 1764590000012";
+    cmd(&mut conn, &["LPUSH", &keys.schedule_runs(&queue, "old"), old_run]);
     cmd(&mut conn, &["DEL", &keys.layout()]);
 
     // Tasks in every state the previous version stored.
@@ -160,6 +163,12 @@ async fn tasks_and_schedules_of_the_previous_layout_are_read_and_run_after_an_up
     let view = app.wait_for_state(&fired, "succeeded", Duration::from_secs(10)).await;
     assert_eq!(view["result"], json!({"from": "schedule"}), "{view}");
     assert_eq!((view["priority"].as_u64(), view["schedule"].as_str()), (Some(2), Some("old")));
+    // Its recent runs: the new one first, then the one the previous version listed.
+    let schedule = app.http.get(app.url("/schedules/old")).send().await.unwrap();
+    let schedule: serde_json::Value = schedule.json().await.unwrap();
+    let runs = schedule["recent_runs"].as_array().unwrap();
+    assert_eq!(runs[0]["task_id"], fired.as_str(), "{schedule}");
+    assert_eq!(runs.last().unwrap()["task_id"], "01KBCV3Z00AAAAAAAAAAAAAAAA.default", "{schedule}");
     app.shutdown().await;
 }
 
