@@ -32,8 +32,22 @@ def start(count: int) -> list[subprocess.Popen]:
         env = {k: v for k, v in os.environ.items() if k != "TTP_BIN"}
         env.update(TTP_LISTEN=f"127.0.0.1:{BASE_PORT + i}", TTP_LOG="warn")
         processes.append(subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL))
-    time.sleep(2)
+    for i in range(count):
+        ready(BASE_PORT + i)
     return processes
+
+
+def ready(port: int) -> None:
+    """Waits (at most 30 s) until the process on `port` answers /readyz with 200."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).read()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def put(port: int, name: str) -> None:
