@@ -159,15 +159,19 @@ impl Schedules {
     /// true when it was refused for a state this process had guessed (read it now).
     pub fn learn(&mut self, on: &QueueName, firing: &Firing, result: &FireResult) -> bool {
         // Done: the state this call stored. Lost to another process that fired the same
-        // plan: the next tick it stored, and (the plan being the same) its last task.
+        // plan: the next tick it stored (later than the one planned from; an earlier one
+        // means this process's state was ahead of Redis: read it), and (the plan being the
+        // same) its last task.
+        let planned_from = firing.from.next.parse::<i64>().ok();
+        let moved_on = result.moved_to.filter(|next| Some(*next) > planned_from);
         let (next, last_tick) = if result.done {
             (firing.next_ms, result.fired.last().copied())
         } else {
-            (result.moved_to, firing.ticks.last().map(|(tick, _)| *tick))
+            (moved_on, firing.ticks.last().map(|(tick, _)| *tick))
         };
         let guessed = !self.known.get(on).is_some_and(|k| k.read.contains(&firing.name));
         self.remember(on, firing, next, last_tick, None);
-        !result.done && result.moved_to.is_none() && guessed
+        !result.done && moved_on.is_none() && guessed
     }
 
     /// Guesses the state of a firing this process planned but left to another process (its
