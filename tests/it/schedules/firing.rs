@@ -10,7 +10,8 @@ use ttp::kinds::HandlerRegistry;
 use ttp::testkit::{RedisServer, TestApp, test_config};
 
 use super::{
-    PARKED, assert_consecutive, every, parked_ticks, put, redis_ms, sleep_until_redis, view,
+    PARKED, assert_consecutive, every, parked_ids, parked_ticks, put, redis_ms, sleep_until_redis,
+    view,
 };
 
 /// An app with workers (and so a scheduler) and a short Redis deadline.
@@ -224,18 +225,12 @@ async fn a_schedule_stops_at_end_at_and_says_so() {
 /// The ticks of every schedule's tasks waiting in [`PARKED`], by schedule (tasks run on
 /// request, whose ids are not their schedule's tick ids, are left out).
 fn ticks_by_schedule(redis: &RedisServer) -> std::collections::BTreeMap<String, Vec<i64>> {
-    let mut conn = redis.connection();
-    let ids: Vec<String> = redis::cmd("ZRANGE")
-        .arg(format!("ttp:{{{PARKED}}}:pending"))
-        .arg(0)
-        .arg(-1)
-        .query(&mut conn)
-        .unwrap();
+    let ids = parked_ids(redis, PARKED);
     let mut pipe = redis::pipe();
     for id in &ids {
         pipe.cmd("HGET").arg(format!("ttp:{{{PARKED}}}:task:{id}")).arg("sched");
     }
-    let names: Vec<String> = pipe.query(&mut conn).unwrap();
+    let names: Vec<String> = pipe.query(&mut redis.connection()).unwrap();
     let queue = ttp::task::QueueName::parse(PARKED).unwrap();
     let mut ticks = std::collections::BTreeMap::<String, Vec<i64>>::new();
     for (id, name) in ids.iter().zip(names) {

@@ -43,11 +43,15 @@ pub fn every(ms: u64, catchup: &str) -> Value {
            "task": {"kind": "noop", "queue": PARKED}})
 }
 
+/// The ids of the tasks waiting in `queue`.
+pub fn parked_ids(redis: &RedisServer, queue: &str) -> Vec<String> {
+    let key = format!("ttp:{{{queue}}}:pending");
+    redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).query(&mut redis.connection()).unwrap()
+}
+
 /// The ticks of the tasks waiting in `queue`, sorted (a task id's time is its tick).
 pub fn parked_ticks(redis: &RedisServer, queue: &str) -> Vec<i64> {
-    let key = format!("ttp:{{{queue}}}:pending");
-    let ids: Vec<String> =
-        redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).query(&mut redis.connection()).unwrap();
+    let ids = parked_ids(redis, queue);
     let queue = QueueName::parse(queue).unwrap();
     let mut ticks: Vec<i64> = ids
         .iter()
