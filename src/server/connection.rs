@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::http::header::CONNECTION;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{self, Activity};
+use super::drain::{self, DrainLimits};
 use super::stall::StallGuard;
 use crate::config::HttpSettings;
 
@@ -26,6 +29,7 @@ const MAX_BUF_BYTES: usize = 64 * 1024;
 pub struct Limits {
     header_timeout: Duration,
     idle_timeout: Duration,
+    drain: DrainLimits,
 }
 
 impl Limits {
@@ -37,7 +41,11 @@ impl Limits {
 
 impl From<&HttpSettings> for Limits {
     fn from(http: &HttpSettings) -> Self {
-        Self { header_timeout: http.header_timeout, idle_timeout: http.idle_timeout }
+        Self {
+            header_timeout: http.header_timeout,
+            idle_timeout: http.idle_timeout,
+            drain: DrainLimits::new(http.max_body_bytes, http.body_timeout),
+        }
     }
 }
 
@@ -57,9 +65,16 @@ pub async fn serve<S>(
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let (activity, router) = (tracked.clone(), router.clone());
         async move {
-            let mut request = request.map(axum::body::Body::new);
+            let (parts, body) = request.into_parts();
+            let (body, unread) = drain::track(body);
+            let mut request = Request::from_parts(parts, body);
             request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            let response = activity::track(activity, router, request).await;
+            let mut response = activity::track(activity, router, request).await;
+            if let Some(unread) = unread
+                && !unread.drain(limits.drain).await
+            {
+                response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            }
             Ok::<_, std::convert::Infallible>(response)
         }
     });

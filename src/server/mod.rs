@@ -15,6 +15,7 @@
 
 mod activity;
 mod connection;
+mod drain;
 mod stall;
 mod tls;
 

@@ -175,3 +175,57 @@ async fn with_few_file_descriptors_idle_clients_cannot_starve_health_checks_or_t
     assert_eq!(done["state"], "succeeded", "{done}");
     drop(idle);
 }
+
+/// Writes a request whose `Content-Length` is `body_bytes` and then the body in 16 KiB
+/// pieces, reading whatever comes back meanwhile; false if the server stopped taking it.
+async fn send_refused_body(stream: &mut TcpStream, head: &str, body_bytes: usize) -> bool {
+    let head = format!("{head}Content-Length: {body_bytes}\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let piece = vec![b'7'; 16 * 1024];
+    let mut sent = 0;
+    while sent < body_bytes {
+        let n = piece.len().min(body_bytes - sent);
+        if stream.write_all(&piece[..n]).await.is_err() {
+            return false;
+        }
+        sent += n;
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_before_its_body_is_read_still_gets_its_answer_and_keeps_its_connection()
+{
+    let redis = RedisServer::start();
+    let app = app_with(&redis, |c| {
+        c.api_keys = "a-key-of-the-operator-0123".into();
+        c.max_body_bytes = 1 << 20;
+    })
+    .await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let refused = "POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    // 1 MiB refused for want of a key: without draining, the connection closes with the
+    // body unread and the client's writes (and the answer) are lost to a reset.
+    assert!(send_refused_body(&mut stream, refused, 1 << 20).await, "body not taken");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (seen, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(closed && text.matches("HTTP/1.1 ").count() == 2, "{text}");
+    assert!(text.contains("HTTP/1.1 200"), "the next request on the connection: {text}");
+
+    // A body declared far beyond what is drained gets its answer with the connection
+    // closed, at once and without reading the rest.
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!("{refused}Content-Length: {}\r\n\r\n", 64 << 20);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let (seen, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 413") || text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(closed && started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    app.shutdown().await;
+}
