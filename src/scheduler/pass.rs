@@ -212,6 +212,11 @@ async fn walk(
             count(metrics, on, firing, result, now);
             applied |= result.done;
         }
+        // Not tried: the batch's first firing had been applied by another process, whose
+        // plan of the batch was this one.
+        for firing in firings.get(results.len()..).unwrap_or_default() {
+            cache.assume(on, firing);
+        }
         outcome.stopped = !applied;
         window = if applied { WINDOW } else { 0 };
     }

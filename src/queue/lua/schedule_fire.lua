@@ -8,6 +8,10 @@
 -- host whose clock is behind) could plan one.
 -- A schedule another process fired already is seen first in the due zset (one ZMSCORE for
 -- the batch: its score is the stored next tick), so a lost race costs no read of its hash.
+-- A batch whose first schedule stores the very next tick this call would store is not
+-- tried further (one ZSCORE): another process applied the same plan, and processes plan
+-- the same batches, so the rest is most likely its too; the caller takes it as applied,
+-- and anything still due is read and fired by the next pass.
 -- KEYS[1] due zset, KEYS[2] pending, KEYS[3] scheduled, KEYS[4] seq, KEYS[5] wake list,
 --   KEYS[6] timer list, KEYS[7] flow counters, then per schedule: its hash, the hash of its
 --   last task (its own hash again when it has none or does not skip overlaps), then the
@@ -18,18 +22,23 @@
 --   ms, task id
 -- returns {now, {per schedule: {1, overlapped, refused, fired tick...} done, or {0, next}
 --   changed meanwhile (nothing done): next is its stored next tick when only that moved
---   on (another process fired it), -1 when anything else changed}}
+--   on (another process fired it), -1 when anything else changed}}; only the first
+--   schedule's result when the batch was not tried further
 local q = task_queue(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = redis_now_ms()
+if n == 0 then return {now, {}} end
+local first = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if first and ARGV[7] ~= '' and tonumber(first) == tonumber(ARGV[7]) then
+  return {now, {{0, tonumber(first)}}}
+end
 local names, starts = {}, {}
 local a = 3
 for i = 1, n do
   names[i], starts[i] = ARGV[a], a
   a = a + 8 + 2 * tonumber(ARGV[a + 7])
 end
-local scores = {}
-if n > 0 then scores = redis.call('ZMSCORE', KEYS[1], unpack(names)) end
+local scores = redis.call('ZMSCORE', KEYS[1], unpack(names))
 local out, dues, ended = {}, {}, {}
 local k = 8
 for i = 1, n do

@@ -134,8 +134,11 @@ impl Queue {
     }
 
     /// Runs `firings` of `queue` in one script call: Redis' clock when it ran, and one
-    /// result per firing. A lost reply is harmless: sent again, or run by another process,
-    /// the compare-and-set finds the schedule moved on and does nothing.
+    /// result per firing tried — only the first one's when another process had fired it
+    /// already (the rest is not tried: processes plan the same batches, so it is most
+    /// likely that process's too; anything still due is read by the next pass). A lost
+    /// reply is harmless: sent again, or run by another process, the compare-and-set
+    /// finds the schedule moved on and does nothing.
     pub async fn fire(
         &self,
         queue: &QueueName,

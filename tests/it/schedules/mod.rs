@@ -8,6 +8,7 @@
 //! repeated firing would move twice) must equal the number of tasks.
 
 mod api;
+mod batches;
 mod firing;
 mod processes;
 
