@@ -10,8 +10,8 @@ use ttp::kinds::HandlerRegistry;
 use ttp::testkit::{RedisServer, TestApp, test_config};
 
 use super::{
-    PARKED, assert_consecutive, every, parked_ids, parked_ticks, put, redis_ms, sleep_until_redis,
-    view,
+    PARKED, assert_consecutive, every, parked_ticks, put, redis_ms, sleep_until_redis,
+    ticks_by_schedule, view,
 };
 
 /// An app with workers (and so a scheduler) and a short Redis deadline.
@@ -220,27 +220,6 @@ async fn a_schedule_stops_at_end_at_and_says_so() {
     assert!(ticks.len() >= 3, "{ticks:?}");
     assert_eq!(ended["fired"], ticks.len());
     app.shutdown().await;
-}
-
-/// The ticks of every schedule's tasks waiting in [`PARKED`], by schedule (tasks run on
-/// request, whose ids are not their schedule's tick ids, are left out).
-fn ticks_by_schedule(redis: &RedisServer) -> std::collections::BTreeMap<String, Vec<i64>> {
-    let ids = parked_ids(redis, PARKED);
-    let mut pipe = redis::pipe();
-    for id in &ids {
-        pipe.cmd("HGET").arg(format!("ttp:{{{PARKED}}}:task:{id}")).arg("sched");
-    }
-    let names: Vec<String> = pipe.query(&mut redis.connection()).unwrap();
-    let queue = ttp::task::QueueName::parse(PARKED).unwrap();
-    let mut ticks = std::collections::BTreeMap::<String, Vec<i64>>::new();
-    for (id, name) in ids.iter().zip(names) {
-        let tick = ttp::task::TaskId::parse(id).unwrap().time_ms().unwrap();
-        if ttp::task::TaskId::for_tick(&queue, &name, tick).as_str() == id {
-            ticks.entry(name).or_default().push(tick);
-        }
-    }
-    ticks.values_mut().for_each(|t| t.sort_unstable());
-    ticks
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

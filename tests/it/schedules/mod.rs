@@ -86,3 +86,24 @@ pub async fn sleep_until_redis(redis: &RedisServer, ms: i64) {
     let wait = (ms - redis_ms(redis)).clamp(0, 30_000);
     tokio::time::sleep(Duration::from_millis(wait as u64)).await;
 }
+
+/// The ticks of every schedule's tasks waiting in [`PARKED`], by schedule (tasks run on
+/// request, whose ids are not their schedule's tick ids, are left out).
+pub fn ticks_by_schedule(redis: &RedisServer) -> std::collections::BTreeMap<String, Vec<i64>> {
+    let ids = parked_ids(redis, PARKED);
+    let mut pipe = redis::pipe();
+    for id in &ids {
+        pipe.cmd("HGET").arg(format!("ttp:{{{PARKED}}}:task:{id}")).arg("sched");
+    }
+    let names: Vec<String> = pipe.query(&mut redis.connection()).unwrap();
+    let queue = ttp::task::QueueName::parse(PARKED).unwrap();
+    let mut ticks = std::collections::BTreeMap::<String, Vec<i64>>::new();
+    for (id, name) in ids.iter().zip(names) {
+        let tick = ttp::task::TaskId::parse(id).unwrap().time_ms().unwrap();
+        if ttp::task::TaskId::for_tick(&queue, &name, tick).as_str() == id {
+            ticks.entry(name).or_default().push(tick);
+        }
+    }
+    ticks.values_mut().for_each(|t| t.sort_unstable());
+    ticks
+}
