@@ -24,8 +24,9 @@ const PER_CALL: usize = 50;
 /// applied).
 const WINDOW: usize = 4;
 
-/// How many times a walk that stopped starts again at a batch it has not sent.
-const RESTARTS: usize = 2;
+/// Fire calls a walk back from its start keeps in flight (see [`walk`]): one, so that
+/// meeting the walk coming the other way wastes one call at most.
+const BACK_WINDOW: usize = 1;
 
 /// Wait after a pass that made no progress (every firing refused for a changed state
 /// other than a tick fired elsewhere, or no plan could be made), or that left firings to
@@ -163,10 +164,12 @@ impl Outcome {
 /// of each sending every batch: a batch is applied by whoever reaches it first, and the
 /// others stop there. No batch is left: the process that applied the batch before it
 /// walks on to it (a walk goes on as long as its latest answered call applied something);
-/// one left by a process that died is fired by the next pass, [`RETRY`] later. A stopped
-/// walk starts again (up to [`RESTARTS`] times) at a batch it has not sent, one call at
-/// first: where another process is slow to walk its part of the ring, this one takes over
-/// the rest of it.
+/// one left by a process that died is fired by the next pass, [`RETRY`] later.
+///
+/// A walk that stopped then walks back from its start, [`BACK_WINDOW`] call at a time,
+/// until it meets a batch another process applied: the batches just before its start are
+/// the last the walk coming towards it reaches, so where that process is slow (or gone),
+/// the two meet half-way instead of one waiting for the other.
 async fn walk(
     queue: &Queue,
     metrics: &Metrics,
@@ -176,9 +179,10 @@ async fn walk(
     now_ms: i64,
 ) -> Result<Outcome, QueueError> {
     let batches: Vec<&[Due]> = due.chunks(PER_CALL).collect();
+    let ring = batches.len().max(1);
     let mut sent = vec![false; batches.len()];
-    let mut cursor = fastrand::usize(..batches.len().max(1));
-    let (mut window, mut restarts) = (WINDOW, 0);
+    let start = fastrand::usize(..ring);
+    let (mut cursor, mut step, mut window) = (start, 1, WINDOW);
     let mut in_flight = FuturesOrdered::new();
     // Each batch is planned as it is sent, so that the planning of a tick's thousand
     // firings does not all come before the first call.
@@ -194,14 +198,14 @@ async fn walk(
         while in_flight.len() < window && sent.get(cursor) == Some(&false) {
             sent[cursor] = true;
             in_flight.push_back(send(batches[cursor]));
-            cursor = (cursor + 1) % batches.len();
+            cursor = (cursor + step) % ring;
         }
         let Some((firings, reply)) = in_flight.next().await else {
-            let unsent: Vec<usize> = (0..sent.len()).filter(|i| !sent[*i]).collect();
-            if !outcome.stopped || unsent.is_empty() || restarts == RESTARTS {
+            let back = (start + ring - 1) % ring;
+            if !outcome.stopped || step != 1 || sent.get(back) != Some(&false) {
                 break;
             }
-            (cursor, window, restarts) = (unsent[fastrand::usize(..unsent.len())], 1, restarts + 1);
+            (cursor, step, window) = (back, ring - 1, BACK_WINDOW);
             continue;
         };
         let (now, results) = reply?;
@@ -218,7 +222,11 @@ async fn walk(
             cache.assume(on, firing);
         }
         outcome.stopped = !applied;
-        window = if applied { WINDOW } else { 0 };
+        window = match (applied, step) {
+            (false, _) => 0,
+            (true, 1) => WINDOW,
+            (true, _) => BACK_WINDOW,
+        };
     }
     // Planned now, once this process's calls are done: the plans of the batches it left.
     for (batch, _) in batches.iter().zip(&sent).filter(|(_, sent)| !**sent) {
