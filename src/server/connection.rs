@@ -61,17 +61,17 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
-    let tracked = activity.clone();
+    let (tracked, stopping) = (activity.clone(), shutdown.clone());
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let (activity, router) = (tracked.clone(), router.clone());
+        let (activity, router, shutdown) = (tracked.clone(), router.clone(), stopping.clone());
         async move {
             let (parts, body) = request.into_parts();
-            let (body, unread) = drain::track(body);
+            let (body, unread) = drain::track(&parts.headers, body);
             let mut request = Request::from_parts(parts, body);
             request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             let mut response = activity::track(activity, router, request).await;
             if let Some(unread) = unread
-                && !unread.drain(limits.drain).await
+                && !unread.drain(limits.drain, &shutdown).await
             {
                 response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             }

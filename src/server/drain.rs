@@ -3,17 +3,24 @@
 //! the connection closes with the client's bytes unread, the kernel answers them with a
 //! reset, and a client still sending a large body loses the answer with them: it sees a
 //! broken pipe instead of the 503 that says why (one in about a hundred refused 1 MiB
-//! bodies, measured). Draining holds no memory beyond hyper's read buffer and is bounded
-//! in bytes and time; past either bound the answer goes out with `Connection: close`.
+//! bodies, measured). Draining holds no memory beyond hyper's read buffer and is bounded:
+//! in bytes, by the body timeout counted from the request's headers (so a body that timed
+//! out is not waited for again), and by shutdown; past a bound, or for a client that
+//! waits for `100 Continue` (it has sent nothing, and is told `Connection: close` instead
+//! of being asked for a body to throw away), the answer goes out with `Connection: close`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::http::header::EXPECT;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// How much of an unread body is drained before the connection is closed instead, as a
 /// multiple of the body limit (a declared length far beyond the limit is not waited for).
@@ -41,16 +48,25 @@ pub struct Returning {
 }
 
 /// Receives a body dropped before its end.
-pub struct Unread(oneshot::Receiver<Incoming>);
+pub struct Unread {
+    returned: oneshot::Receiver<Incoming>,
+    /// When the request's headers had arrived: the body timeout runs from then.
+    since: Instant,
+    /// The client waits for `100 Continue` before it sends the body.
+    expects_continue: bool,
+}
 
-/// Wraps `body`; `None` for a body that is empty from the start (nothing to drain).
-pub fn track(body: Incoming) -> (axum::body::Body, Option<Unread>) {
+/// Wraps the body of a request with `headers`; `None` for a body that is empty from the
+/// start (nothing to drain).
+pub fn track(headers: &HeaderMap, body: Incoming) -> (axum::body::Body, Option<Unread>) {
     if body.is_end_stream() {
         return (axum::body::Body::new(body), None);
     }
-    let (back, unread) = oneshot::channel();
+    let (back, returned) = oneshot::channel();
     let returning = Returning { inner: Some(body), back: Some(back) };
-    (axum::body::Body::new(returning), Some(Unread(unread)))
+    let expects_continue = headers.contains_key(EXPECT);
+    let unread = Unread { returned, since: Instant::now(), expects_continue };
+    (axum::body::Body::new(returning), Some(unread))
 }
 
 impl Body for Returning {
@@ -91,16 +107,24 @@ impl Drop for Returning {
 }
 
 impl Unread {
-    /// Drains the body if it was dropped before its end; false when it could not be
-    /// drained within `limits` (the connection must then close after the answer).
-    pub async fn drain(mut self, limits: DrainLimits) -> bool {
-        let Ok(body) = self.0.try_recv() else {
+    /// Drains the body if it was dropped before its end; false when it was not drained
+    /// (the connection must then close after the answer): the client waits for
+    /// `100 Continue`, the body is declared or turns out longer than `limits` allow, its
+    /// time (from the headers) runs out, or the server shuts down.
+    pub async fn drain(mut self, limits: DrainLimits, shutdown: &CancellationToken) -> bool {
+        let Ok(body) = self.returned.try_recv() else {
             return true; // read to its end, or still held by the handler
         };
-        if body.size_hint().lower() > limits.max_bytes {
-            return false; // declared beyond the bound: not waited for
+        if self.expects_continue || body.size_hint().lower() > limits.max_bytes {
+            return false;
         }
-        tokio::time::timeout(limits.timeout, discard(body, limits.max_bytes)).await.unwrap_or(false)
+        let deadline = self.since + limits.timeout;
+        tokio::select! {
+            drained = tokio::time::timeout_at(deadline, discard(body, limits.max_bytes)) => {
+                drained.unwrap_or(false)
+            }
+            () = shutdown.cancelled() => false,
+        }
     }
 }
 

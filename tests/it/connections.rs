@@ -98,13 +98,16 @@ async fn connections_beyond_the_limit_wait_until_one_closes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_does_not_arrive_in_time_is_a_408_problem() {
     let redis = RedisServer::start();
-    let app = app_with(&redis, |c| c.http_body_timeout_ms = 300).await;
+    let app = app_with(&redis, |c| c.http_body_timeout_ms = 1_000).await;
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
     let head = "POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":";
     stream.write_all(head.as_bytes()).await.unwrap();
-    let (seen, _) = read_until_closed(&mut stream, Duration::from_secs(3)).await;
+    let started = Instant::now();
+    let (seen, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
     let text = String::from_utf8_lossy(&seen);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // Once: the unread rest of the body is not waited for a second time.
+    assert!(started.elapsed() < Duration::from_millis(1_800), "{:?}", started.elapsed());
     assert!(text.contains("application/problem+json") && text.contains("body-timeout"), "{text}");
     app.shutdown().await;
 }
@@ -227,5 +230,15 @@ async fn a_request_refused_before_its_body_is_read_still_gets_its_answer_and_kee
     let text = String::from_utf8_lossy(&seen);
     assert!(text.starts_with("HTTP/1.1 413") || text.starts_with("HTTP/1.1 401"), "{text}");
     assert!(closed && started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+
+    // A client waiting for `100 Continue` is not asked for a body only to throw it away:
+    // the answer comes at once, and the connection closes.
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!("{refused}Expect: 100-continue\r\nContent-Length: {}\r\n\r\n", 1 << 20);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (seen, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 401") && !text.contains("100 Continue"), "{text}");
+    assert!(closed && text.to_ascii_lowercase().contains("connection: close"), "{text}");
     app.shutdown().await;
 }
