@@ -6,8 +6,9 @@
 //! bodies, measured). Draining holds no memory beyond hyper's read buffer and is bounded:
 //! in bytes, by the body timeout counted from the request's headers (so a body that timed
 //! out is not waited for again), and by shutdown; past a bound, or for a client that
-//! waits for `100 Continue` (it has sent nothing, and is told `Connection: close` instead
-//! of being asked for a body to throw away), the answer goes out with `Connection: close`.
+//! waits for `100 Continue` and was not asked for the body yet (it has sent nothing, and
+//! is told `Connection: close` instead of being asked for a body to throw away), the
+//! answer goes out with `Connection: close`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -44,12 +45,21 @@ impl DrainLimits {
 /// its end.
 pub struct Returning {
     inner: Option<Incoming>,
-    back: Option<oneshot::Sender<Incoming>>,
+    back: Option<oneshot::Sender<Returned>>,
+    /// Some of it was asked for (for a client that waits for `100 Continue`: it was told
+    /// to send the body).
+    asked: bool,
+}
+
+/// A body dropped before its end, and whether any of it had been asked for.
+struct Returned {
+    body: Incoming,
+    asked: bool,
 }
 
 /// Receives a body dropped before its end.
 pub struct Unread {
-    returned: oneshot::Receiver<Incoming>,
+    returned: oneshot::Receiver<Returned>,
     /// When the request's headers had arrived: the body timeout runs from then.
     since: Instant,
     /// The client waits for `100 Continue` before it sends the body.
@@ -63,7 +73,7 @@ pub fn track(headers: &HeaderMap, body: Incoming) -> (axum::body::Body, Option<U
         return (axum::body::Body::new(body), None);
     }
     let (back, returned) = oneshot::channel();
-    let returning = Returning { inner: Some(body), back: Some(back) };
+    let returning = Returning { inner: Some(body), back: Some(back), asked: false };
     let expects_continue = headers.contains_key(EXPECT);
     let unread = Unread { returned, since: Instant::now(), expects_continue };
     (axum::body::Body::new(returning), Some(unread))
@@ -81,6 +91,7 @@ impl Body for Returning {
             return Poll::Ready(None);
         };
         let polled = Pin::new(inner).poll_frame(cx);
+        self.asked = true;
         if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
             self.back = None; // read to its end (or broken): nothing to hand back
         }
@@ -101,21 +112,22 @@ impl Drop for Returning {
         if let (Some(back), Some(inner)) = (self.back.take(), self.inner.take())
             && !inner.is_end_stream()
         {
-            let _ = back.send(inner);
+            let _ = back.send(Returned { body: inner, asked: self.asked });
         }
     }
 }
 
 impl Unread {
     /// Drains the body if it was dropped before its end; false when it was not drained
-    /// (the connection must then close after the answer): the client waits for
-    /// `100 Continue`, the body is declared or turns out longer than `limits` allow, its
+    /// (the connection must then close after the answer): the client waits for a
+    /// `100 Continue` it was not sent, the body is declared or turns out longer than
+    /// `limits` allow, its
     /// time (from the headers) runs out, or the server shuts down.
     pub async fn drain(mut self, limits: DrainLimits, shutdown: &CancellationToken) -> bool {
-        let Ok(body) = self.returned.try_recv() else {
+        let Ok(Returned { body, asked }) = self.returned.try_recv() else {
             return true; // read to its end, or still held by the handler
         };
-        if self.expects_continue || body.size_hint().lower() > limits.max_bytes {
+        if (self.expects_continue && !asked) || body.size_hint().lower() > limits.max_bytes {
             return false;
         }
         let deadline = self.since + limits.timeout;

@@ -242,3 +242,36 @@ async fn a_request_refused_before_its_body_is_read_still_gets_its_answer_and_kee
     assert!(closed && text.to_ascii_lowercase().contains("connection: close"), "{text}");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_asked_for_with_100_continue_and_refused_half_way_is_drained_and_the_connection_kept()
+ {
+    let redis = RedisServer::start();
+    let app = app_with(&redis, |c| c.max_body_bytes = 256 * 1024).await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    let head = "POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buffer = [0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await;
+    let text = String::from_utf8_lossy(&buffer[..n.unwrap().unwrap()]).to_string();
+    assert!(text.starts_with("HTTP/1.1 100 Continue"), "{text}");
+    // 384 KiB in 16 KiB chunks: past the limit half-way, so the body is refused with a
+    // 413 after the server asked for it; the rest is read and thrown away.
+    let piece = vec![b'7'; 16 * 1024];
+    for _ in 0..24 {
+        stream.write_all(format!("{:x}\r\n", piece.len()).as_bytes()).await.unwrap();
+        stream.write_all(&piece).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (seen, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(closed && text.contains("HTTP/1.1 200"), "the next request on the connection: {text}");
+    app.shutdown().await;
+}
