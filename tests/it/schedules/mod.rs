@@ -89,7 +89,7 @@ pub async fn sleep_until_redis(redis: &RedisServer, ms: i64) {
 
 /// The ticks of every schedule's tasks waiting in [`PARKED`], by schedule (tasks run on
 /// request, whose ids are not their schedule's tick ids, are left out).
-pub fn ticks_by_schedule(redis: &RedisServer) -> std::collections::BTreeMap<String, Vec<i64>> {
+fn ticks_by_schedule(redis: &RedisServer) -> std::collections::BTreeMap<String, Vec<i64>> {
     let ids = parked_ids(redis, PARKED);
     let mut pipe = redis::pipe();
     for id in &ids {
@@ -106,4 +106,31 @@ pub fn ticks_by_schedule(redis: &RedisServer) -> std::collections::BTreeMap<Stri
     }
     ticks.values_mut().for_each(|t| t.sort_unstable());
     ticks
+}
+
+/// Checks the tasks of each of `names`' schedules (`every_ms: step`) against the view read
+/// when it was paused (`paused`: Redis' clock then, and the view): ticks consecutive,
+/// `fired` equal to its tasks, none missed, and firing until the pause — its last tick
+/// within `slack` ms of it, none left behind. Returns the ticks in all and the longest
+/// time from a schedule's last tick to its pause.
+pub fn assert_fired_until_paused(
+    redis: &RedisServer,
+    names: &[String],
+    paused: &[(i64, Value)],
+    step: i64,
+    slack: i64,
+) -> (usize, i64) {
+    let ticks = ticks_by_schedule(redis);
+    let (mut total, mut behind) = (0, 0);
+    for (name, (paused_at, view)) in names.iter().zip(paused) {
+        let mine = ticks.get(name).unwrap_or_else(|| panic!("{name} never fired"));
+        assert_consecutive(mine, step);
+        assert_eq!(view["fired"], mine.len(), "{name}: {view}");
+        assert_eq!(view["missed"], 0, "{name}: {view}");
+        let last = mine[mine.len() - 1];
+        assert!(last + slack >= *paused_at, "{name}: {mine:?}, paused {paused_at}");
+        total += mine.len();
+        behind = behind.max(paused_at - last);
+    }
+    (total, behind)
 }

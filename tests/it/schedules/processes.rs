@@ -8,8 +8,8 @@ use serde_json::Value;
 use ttp::testkit::{RedisServer, TtpProcess, http_client};
 
 use super::{
-    PARKED, assert_consecutive, every, parked_ticks, put, redis_ms, sleep_until_redis,
-    ticks_by_schedule, view,
+    PARKED, assert_consecutive, assert_fired_until_paused, every, parked_ticks, put, redis_ms,
+    sleep_until_redis, view,
 };
 
 fn start(redis: &RedisServer) -> TtpProcess {
@@ -119,19 +119,9 @@ async fn many_schedules_fire_every_tick_once_while_processes_are_killed_in_their
         assert_eq!(http.post(url).send().await.unwrap().status(), 200);
         views.push((paused_at, view(&http, &base(&processes[0]), name).await));
     }
-    let ticks = ticks_by_schedule(&redis);
-    let (mut total, mut behind) = (0, 0);
-    for (name, (paused_at, done)) in names.iter().zip(&views) {
-        let mine = ticks.get(name).unwrap_or_else(|| panic!("{name} never fired"));
-        assert_consecutive(mine, 400);
-        assert_eq!(done["fired"], mine.len(), "{name}: {done}");
-        assert_eq!(done["missed"], 0, "{name}: {done}");
-        // Fired until it was paused: none was left behind by a killed walk (the last
-        // tick is at most one interval before the pause, plus the lag of a loaded host).
-        assert!(mine[mine.len() - 1] + 800 >= *paused_at, "{name}: {mine:?}, paused {paused_at}");
-        total += mine.len();
-        behind = behind.max(paused_at - mine[mine.len() - 1]);
-    }
+    // Fired until it was paused: none was left behind by a killed walk (the last tick is
+    // at most one interval before the pause, plus the lag of a loaded host).
+    let (total, behind) = assert_fired_until_paused(&redis, &names, &views, 400, 800);
     eprintln!(
         "walk kills: {} schedules, {total} ticks fired, none twice, none missing; \
          at most {behind} ms from a schedule's last tick to its pause",
