@@ -142,7 +142,8 @@ mod tests {
         let (head, tail) = template(&task);
         assert_eq!(format!("{head} {} {tail}", task.created_at_ms), Body::of(&task));
         let lib = include_str!("lua/schedule_lib.lua");
-        assert!(lib.contains("head .. ' ' .. string.format('%d', created) .. ' ' .. tail"));
+        assert!(lib.contains("t[1] .. ' ' .. created .. ' ' .. t[2]"));
+        assert!(lib.contains("now_s = string.format('%d', now)"));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 
 -- Score in a pending set: higher priority first, FIFO (by `seq`) within a priority.
 -- (9 - prio) * 2^42 + seq stays below 2^53, so it is exact in a double.
+-- `prio` is one digit: its byte minus '0' is its value, without `tonumber`'s parsing.
 local function pending_score(prio, seq)
-  return string.format('%d', (9 - tonumber(prio)) * 4398046511104 + seq)
+  return string.format('%d', (57 - string.byte(prio)) * 4398046511104 + seq)
 end
 
 -- Redis' own clock in ms: lease deadlines are set and checked by it, so they hold however

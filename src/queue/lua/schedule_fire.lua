@@ -6,8 +6,6 @@
 -- repeat a tick. A tick at or before the last one the schedule fired is refused (counted
 -- missed) rather than stored again: only a Redis clock gone backwards (a failover to a
 -- host whose clock is behind) could plan one.
--- A schedule another process fired already is seen first in the due zset (one ZMSCORE for
--- the batch: its score is the stored next tick), so a lost race costs no read of its hash.
 -- A batch whose first schedule stores the very next tick this call would store is not
 -- tried further (one ZSCORE): another process applied the same plan, and processes plan
 -- the same batches, so the rest is most likely its too; the caller takes it as applied,
@@ -20,91 +18,91 @@
 --   tick planned from, sha of its spec, last task id ('' none), new next tick ('' none:
 --   ended), overlap (skip|allow), ticks missed by the plan, n ticks, then per tick: tick
 --   ms, task id
--- returns {now, {per schedule: {1, overlapped, refused, fired tick...} done, or {0, next}
+-- Written for Redis' time per fired schedule (a thousand may share a tick): one read of the
+-- record, one write of it and one of the task; ticks compared as text, never parsed
+-- (`tonumber` parses twice); no field that the firing does not change.
+-- returns {now, {per schedule: {1, overlapped, refused, fired tick (text)...} done, or {0, next}
 --   changed meanwhile (nothing done): next is its stored next tick when only that moved
 --   on (another process fired it), -1 when anything else changed}}; only the first
 --   schedule's result when the batch was not tried further
-local q = task_queue(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = redis_now_ms()
+local q = task_queue(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], now)
+local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 if n == 0 then return {now, {}} end
 local first = redis.call('ZSCORE', KEYS[1], ARGV[3])
 if first and ARGV[7] ~= '' and tonumber(first) == tonumber(ARGV[7]) then
   return {now, {{0, tonumber(first)}}}
 end
-local names, starts = {}, {}
-local a = 3
+local out, dues, ended, d = {}, {}, {}, 0
+local a, k = 3, 8
 for i = 1, n do
-  names[i], starts[i] = ARGV[a], a
-  a = a + 8 + 2 * tonumber(ARGV[a + 7])
-end
-local scores = redis.call('ZMSCORE', KEYS[1], unpack(names))
-local out, dues, ended = {}, {}, {}
-local k = 8
-for i = 1, n do
-  a = starts[i]
-  local record, last = KEYS[k], KEYS[k + 1]
-  local name, from, sha, last_id, next = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local skip_overlap, missed, ticks = ARGV[a + 5] == 'skip', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
-  local stored = tonumber(scores[i])
-  local result = {0, -1}
-  if stored and stored ~= tonumber(from) then
-    result[2] = stored
-  elseif stored then
-    local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', 'fired',
-      'missed', 'runs', 'last_tick', unpack(TEMPLATE))
-    -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
-    -- another process advanced the schedule must not fire its next tick early.
-    if current[1] == from and current[2] == sha and (current[3] or '') == last_id
-        and current[4] == 'active' and stored <= now then
-      result = {1, 0, 0}
-      local runs, last_tick = current[7], tonumber(current[8]) or -1
-      local t = {current[9], current[10], current[11]}
-      local busy = skip_overlap and last_id ~= '' and task_active(last)
-      local update, fired_tick, fired_id = {}, nil, nil
-      for j = 1, ticks do
-        local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
-        if busy then
-          result[2] = result[2] + 1
-        elseif not (t[1] and t[2] and t[3]) or tonumber(tick) <= last_tick
-            or store_schedule_task(q, KEYS[k + 1 + j], id, name, t, tick, now, max_len) == 0 then
-          result[3] = result[3] + 1
-        else
-          runs = add_run(update, runs, tick, id, now)
-          fired_tick, fired_id = tick, id
-          result[#result + 1] = tonumber(tick)
-          busy = skip_overlap
-        end
-      end
-      if fired_tick then
-        local u = #update
-        update[u + 1], update[u + 2], update[u + 3], update[u + 4] =
-          'last_run', fired_tick, 'last_task', fired_id
-        update[u + 5], update[u + 6], update[u + 7], update[u + 8] =
-          'last_tick', fired_tick, 'runs', runs
-      end
-      update[#update + 1] = 'fired'
-      update[#update + 1] = (tonumber(current[5]) or 0) + #result - 3
-      update[#update + 1] = 'missed'
-      update[#update + 1] = (tonumber(current[6]) or 0) + missed + result[2] + result[3]
-      if next == '' then
-        update[#update + 1] = 'state'
-        update[#update + 1] = 'ended'
-        redis.call('HDEL', record, 'next')
-        ended[#ended + 1] = name
+  local name, from, ticks = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 7])
+  local record, last_id, next = KEYS[k], ARGV[a + 3], ARGV[a + 4]
+  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', 'fired',
+    'runs', 'last_tick', unpack(TEMPLATE))
+  local result
+  -- Ticks are compared as text (ms written alike everywhere): equal text, equal tick.
+  if current[4] ~= 'active' or not current[1] then
+    result = {0, -1}
+  elseif current[1] ~= from then
+    result = {0, tonumber(current[1])}
+  -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
+  -- another process advanced the schedule must not fire its next tick early.
+  elseif current[2] ~= ARGV[a + 2] or (current[3] or '') ~= last_id
+      or not ms_at_or_before(from, q.now_s) then
+    result = {0, -1}
+  else
+    local skip_overlap = ARGV[a + 5] == 'skip'
+    local runs, last_tick = current[6], current[7]
+    local t = {current[8], current[9], current[10]}
+    local template_ok = t[1] and t[2] and t[3]
+    local busy = skip_overlap and last_id ~= '' and task_active(KEYS[k + 1])
+    local update, u, fired_tick, fired_id = {}, 0, nil, nil
+    local overlapped, refused, fired = 0, 0, {}
+    for j = 1, ticks do
+      local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
+      if busy then
+        overlapped = overlapped + 1
+      elseif not template_ok or (last_tick and ms_at_or_before(tick, last_tick))
+          or store_schedule_task(q, KEYS[k + 1 + j], id, name, t, tick, max_len) == 0 then
+        refused = refused + 1
       else
-        update[#update + 1] = 'next'
-        update[#update + 1] = next
-        dues[#dues + 1] = next
-        dues[#dues + 1] = name
+        runs = add_run(update, runs, tick, id, q.now_s)
+        u = u + 2
+        fired_tick, fired_id = tick, id
+        fired[#fired + 1] = tick
+        busy = skip_overlap
       end
-      redis.call('HSET', record, unpack(update))
     end
+    if fired_tick then
+      -- No `last_run`: the record's reader takes the later of it and `last_tick`.
+      update[u + 1], update[u + 2], update[u + 3], update[u + 4] =
+        'last_task', fired_id, 'last_tick', fired_tick
+      update[u + 5], update[u + 6] = 'runs', runs
+      u = u + 6
+    end
+    update[u + 1] = 'fired'
+    update[u + 2] = string.format('%d', (tonumber(current[5]) or 0) + #fired)
+    if next == '' then
+      update[u + 3], update[u + 4] = 'state', 'ended'
+      redis.call('HDEL', record, 'next')
+      ended[#ended + 1] = name
+    else
+      update[u + 3], update[u + 4] = 'next', next
+      dues[d + 1], dues[d + 2] = next, name
+      d = d + 2
+    end
+    redis.call('HSET', record, unpack(update))
+    -- Misses are rare next to firings: counted by a call of their own when there are any.
+    local planned_missed = ARGV[a + 6]
+    local missed = (planned_missed == '0' and 0 or tonumber(planned_missed)) + overlapped + refused
+    if missed > 0 then redis.call('HINCRBY', record, 'missed', missed) end
+    result = {1, overlapped, refused, unpack(fired)}
   end
   out[i] = result
-  k = k + 2 + ticks
+  a, k = a + 8 + 2 * ticks, k + 2 + ticks
 end
-if #dues > 0 then redis.call('ZADD', KEYS[1], unpack(dues)) end
+if d > 0 then redis.call('ZADD', KEYS[1], unpack(dues)) end
 if #ended > 0 then redis.call('ZREM', KEYS[1], unpack(ended)) end
 flush_queue(q)
 return {now, out}

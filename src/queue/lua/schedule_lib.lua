@@ -4,10 +4,17 @@
 -- tasks' body around their creation time (body.rs `template`), and their delay.
 local TEMPLATE = {'t_head', 't_tail', 't_delay'}
 
--- The body of a task made from template `t` at `created` ms.
+-- The body of a task made from template `t` at `created` (ms, as a string).
 local function schedule_body(t, created)
-  local head, tail = t[1], t[2]
-  return head .. ' ' .. string.format('%d', created) .. ' ' .. tail
+  return t[1] .. ' ' .. created .. ' ' .. t[2]
+end
+
+-- Whether tick `a` is at or before tick `b`, both ms as text the way Redis and ttp write
+-- integers (no leading zeros): by length, then by text, without making numbers of them —
+-- `tonumber` parses a string twice, and the fire loop compares two ticks per schedule.
+local function ms_at_or_before(a, b)
+  if #a == #b and string.byte(a, 1) ~= 45 and string.byte(b, 1) ~= 45 then return a <= b end
+  return tonumber(a) <= tonumber(b)
 end
 
 -- Whether the task of hash `hash` is waiting or running (a running task's hash says
@@ -17,24 +24,28 @@ local function task_active(hash)
   return state == 'queued' or state == 'scheduled'
 end
 
--- The queue a schedule script stores tasks into: {pending, scheduled, seq, wake, timer,
--- flow}; what it stores is gathered here and written once per call by `flush_queue`
--- (one ZADD per set, one sequence reservation, one count of `in`), as enqueue.lua does.
-local function task_queue(pending, scheduled, seq, wake_list, timer, flow)
-  return {pending, scheduled, seq, wake_list, timer, flow, ready = {}, later = {}, stored = 0}
+-- The queue a schedule script stores tasks into at `now` (ms, Redis' clock): {pending,
+-- scheduled, seq, wake, timer, flow}; what it stores is gathered here and written once per
+-- call by `flush_queue` (one ZADD per set, one sequence reservation, one count of `in`), as
+-- enqueue.lua does. `now_s` is `now` formatted once: a fire call writes it into every body
+-- and run it stores, and Lua's number-to-string conversion is dear in Redis.
+local function task_queue(pending, scheduled, seq, wake_list, timer, flow, now)
+  return {pending, scheduled, seq, wake_list, timer, flow, ready = {}, later = {}, stored = 0,
+    now = now, now_s = string.format('%d', now)}
 end
 
 -- Stores task `id` of schedule `name` from template `t` (an HMGET of TEMPLATE), due at
--- `base` + its delay, into queue `q` (`task_queue`; pending or scheduled at the flush).
--- The caller knows the task is not stored yet. Returns 1 stored, 0 queue full.
-local function store_schedule_task(q, hash, id, name, t, base, now, max_len)
+-- `base` (ms, at or before `q.now`) + its delay, into queue `q` (`task_queue`; pending or
+-- scheduled at the flush). The caller knows the task is not stored yet. Returns 1 stored,
+-- 0 queue full.
+local function store_schedule_task(q, hash, id, name, t, base, max_len)
   if not q.len then q.len = waiting(q[1], q[2]) end
   if q.len >= max_len then return 0 end
   q.len = q.len + 1
   q.stored = q.stored + 1
-  local run_at = tonumber(base) + tonumber(t[3])
-  local body = schedule_body(t, now)
-  if run_at > now then
+  local body = schedule_body(t, q.now_s)
+  local run_at = t[3] ~= '0' and tonumber(base) + tonumber(t[3])
+  if run_at and run_at > q.now then
     redis.call('HSET', hash, 'b', body, 's', 'scheduled', 'sched', name, 'r', run_at)
     q.later[#q.later + 1] = run_at
     q.later[#q.later + 1] = id
@@ -68,11 +79,16 @@ end
 -- HSET the caller makes anyway (records.rs reads them back, newest first).
 local RUNS_KEPT = 20
 
--- Appends run number `n` (the stored `runs`, 0 when none) of `tick` and task `id` to the
--- field list `update`, and returns the count after it.
-local function add_run(update, n, tick, id, now)
+-- The ring's field names, by slot (built once, not per run).
+local RUN_FIELDS = {}
+for slot = 0, RUNS_KEPT - 1 do RUN_FIELDS[slot] = 'run:' .. string.format('%d', slot) end
+
+-- Appends run number `n` (the stored `runs`, 0 when none) of `tick` and task `id` stored
+-- at `now_s` (ms, a string) to the field list `update`, and returns the count after it,
+-- formatted.
+local function add_run(update, n, tick, id, now_s)
   n = tonumber(n) or 0
-  update[#update + 1] = 'run:' .. (n % RUNS_KEPT)
-  update[#update + 1] = tick .. ' ' .. id .. ' ' .. string.format('%d', now)
-  return n + 1
+  update[#update + 1] = RUN_FIELDS[n % RUNS_KEPT]
+  update[#update + 1] = tick .. ' ' .. id .. ' ' .. now_s
+  return string.format('%d', n + 1)
 end

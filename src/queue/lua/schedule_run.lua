@@ -9,12 +9,12 @@ local now = redis_now_ms()
 local t = redis.call('HMGET', KEYS[6], TEMPLATE[1], TEMPLATE[2], TEMPLATE[3], 'runs')
 if not t[1] then return {-1, now} end
 if redis.call('EXISTS', KEYS[7]) == 1 then return {5, now} end
-local q = task_queue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8])
-local code = store_schedule_task(q, KEYS[7], ARGV[2], ARGV[1], t, now, now, tonumber(ARGV[3]))
+local q = task_queue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], now)
+local code = store_schedule_task(q, KEYS[7], ARGV[2], ARGV[1], t, now, tonumber(ARGV[3]))
 if code == 1 then
-  local tick = string.format('%d', now)
+  local tick = q.now_s
   local update = {'last_run', tick, 'last_task', ARGV[2]}
-  local runs = add_run(update, t[4], tick, ARGV[2], now)
+  local runs = add_run(update, t[4], tick, ARGV[2], tick)
   update[#update + 1] = 'runs'
   update[#update + 1] = runs
   redis.call('HSET', KEYS[6], unpack(update))

@@ -7,7 +7,7 @@
 //!
 //! | key | type | contents | written by | read by | TTL |
 //! |---|---|---|---|---|---|
-//! | `P:{q}:schedule:<name>` | hash | spec (canonical JSON), sha, state, next, template `t_head`, `t_tail` (its tasks' body around their creation time), `t_delay`, fired, missed, last_run, last_task, last_tick (the latest tick fired), created, updated, and the recent runs: `runs` (how many were recorded) and the ring `run:0`…`run:19` (`<tick> <task id> <fired>`, run n in `run:<n mod 20>`) | put, fire, pause, resume, run | API, schedulers | none |
+//! | `P:{q}:schedule:<name>` | hash | spec (canonical JSON), sha, state, next, template `t_head`, `t_tail` (its tasks' body around their creation time), `t_delay`, fired, missed, last_run (the latest run on demand), last_task, last_tick (the latest tick fired; the view's last run is the later of the two), created, updated, and the recent runs: `runs` (how many were recorded) and the ring `run:0`…`run:19` (`<tick> <task id> <fired>`, run n in `run:<n mod 20>`) | put, fire, pause, resume, run | API, schedulers | none |
 //! | `P:{q}:schedule:<name>:runs` | list | recent runs as earlier versions kept them (`<tick> <task id> <fired>`, newest first); no longer written, shown after the ring's | earlier versions | API | none (deleted with the schedule) |
 //! | `P:{q}:schedules:due` | zset | active schedules of the queue, score = next tick ms | put, fire, pause, resume, delete | schedulers | none (≤ 10,000 schedules, the API's `MAX_SCHEDULES`) |
 //! | `P:{q}:schedules:wake` | list | ≤ 2 tokens: a schedule was created or changed | put, resume | schedulers (BLPOP) | none |

@@ -42,9 +42,11 @@ pub struct ScheduleRecord {
     pub recent: Vec<RecentRun>,
 }
 
-/// The record fields read, in `HMGET` order (then `runs` and the ring of recent runs).
-const FIELDS: [&str; 8] =
-    ["spec", "state", "next", "fired", "missed", "last_run", "created", "updated"];
+/// The record fields read, in `HMGET` order (then `runs` and the ring of recent runs). The
+/// last run is the later of `last_run` (a run on demand) and `last_tick` (the fire script
+/// writes only that one: one field fewer per firing).
+const FIELDS: [&str; 9] =
+    ["spec", "state", "next", "fired", "missed", "last_run", "created", "updated", "last_tick"];
 
 /// The recent runs a schedule keeps: the ring `run:0` … `run:19` in its hash that the
 /// scripts write (`RUNS_KEPT` in schedule_lib.lua; a test holds them equal).
@@ -93,7 +95,7 @@ fn decode(
         next_ms: int(2),
         fired: int(3).unwrap_or(0).max(0) as u64,
         missed: int(4).unwrap_or(0).max(0) as u64,
-        last_run_ms: int(5),
+        last_run_ms: int(5).max(int(8)),
         created_ms: int(6).unwrap_or(0),
         updated_ms: int(7).unwrap_or(0),
         recent: recent_runs(&fields, legacy_runs),

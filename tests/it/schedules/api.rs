@@ -59,6 +59,8 @@ async fn create_upsert_read_list_run_and_delete() {
     let after = view(&app.http, &base, "weekdays").await;
     assert_eq!(after["next_runs"], before["next_runs"]);
     assert_eq!(after["recent_runs"][0]["task_id"], task["id"]);
+    assert_eq!(before["last_run_at"], Value::Null);
+    assert_eq!(after["last_run_at"], after["recent_runs"][0]["tick_at"], "{after}");
     assert_eq!(app.get(task["id"].as_str().unwrap()).await["schedule"], "weekdays");
 
     let delete = || app.http.delete(app.url("/schedules/weekdays")).send();

@@ -59,6 +59,8 @@ async fn an_interval_schedule_fires_each_tick_once_and_on_time() {
     assert_eq!(done["missed"], 0, "{done}");
     let task = app.get(done["recent_runs"][0]["task_id"].as_str().unwrap()).await;
     assert_eq!(task["schedule"], "fast");
+    // The fire script writes only `last_tick`; the view's last run is read from it.
+    assert_eq!(done["last_run_at"], done["recent_runs"][0]["tick_at"], "{done}");
     let metrics = app.metrics_text().await;
     let line = format!("ttp_schedule_ticks_total{{outcome=\"fired\",queue=\"{PARKED}\"}}");
     let ours: Vec<&str> = metrics.lines().filter(|l| l.starts_with("ttp_schedule")).collect();
