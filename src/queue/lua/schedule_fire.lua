@@ -21,44 +21,50 @@
 -- Written for Redis' time per fired schedule (a thousand may share a tick): one read of the
 -- record, one write of it and one of the task; ticks compared as text, never parsed
 -- (`tonumber` parses twice); no field that the firing does not change.
--- returns {now, {per schedule: {1, overlapped, refused, fired tick (text)...} done, or {0, next}
---   changed meanwhile (nothing done): next is its stored next tick when only that moved
---   on (another process fired it), -1 when anything else changed}}; only the first
---   schedule's result when the batch was not tried further
+-- returns {now, {per schedule, one after the other: 1, overlapped, refused, n fired, then
+--   the fired ticks, when done; or 0, next when it changed meanwhile (nothing done): next is
+--   its stored next tick when only that moved on (another process fired it), -1 when
+--   anything else changed}}; only the first schedule's result when the batch was not tried
+--   further. Ticks come back as text.
 local now = redis_now_ms()
 local q = task_queue(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], now)
 local max_len, n = tonumber(ARGV[1]), tonumber(ARGV[2])
 if n == 0 then return {now, {}} end
 local first = redis.call('ZSCORE', KEYS[1], ARGV[3])
-if first and ARGV[7] ~= '' and tonumber(first) == tonumber(ARGV[7]) then
-  return {now, {{0, tonumber(first)}}}
+if first and first == ARGV[7] then
+  return {now, {0, first}}
 end
-local out, dues, ended, d = {}, {}, {}, 0
+-- One flat reply (`o`, `r` values so far), not a table per schedule: Redis inspects every
+-- table of a script's reply for error and status fields.
+local o, r, dues, ended, d = {}, 0, {}, {}, 0
 local a, k = 3, 8
-for i = 1, n do
+for _ = 1, n do
   local name, from, ticks = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 7])
   local record, last_id, next = KEYS[k], ARGV[a + 3], ARGV[a + 4]
-  local current = redis.call('HMGET', record, 'next', 'sha', 'last_task', 'state', 'fired',
-    'runs', 'last_tick', unpack(TEMPLATE))
-  local result
+  -- The template first: the reply is the template `store_schedule_task` takes.
+  local t = redis.call('HMGET', record, TEMPLATE[1], TEMPLATE[2], TEMPLATE[3], 'next', 'sha',
+    'last_task', 'state', 'fired', 'runs', 'last_tick')
+  local stored_next = t[4]
   -- Ticks are compared as text (ms written alike everywhere): equal text, equal tick.
-  if current[4] ~= 'active' or not current[1] then
-    result = {0, -1}
-  elseif current[1] ~= from then
-    result = {0, tonumber(current[1])}
+  if t[7] ~= 'active' or not stored_next then
+    o[r + 1], o[r + 2], r = 0, -1, r + 2
+  elseif stored_next ~= from then
+    o[r + 1], o[r + 2], r = 0, stored_next, r + 2
   -- Due-ness is judged here too, by Redis' clock: a plan made from a state read after
   -- another process advanced the schedule must not fire its next tick early.
-  elseif current[2] ~= ARGV[a + 2] or (current[3] or '') ~= last_id
+  elseif t[5] ~= ARGV[a + 2] or (t[6] or '') ~= last_id
       or not ms_at_or_before(from, q.now_s) then
-    result = {0, -1}
+    o[r + 1], o[r + 2], r = 0, -1, r + 2
   else
     local skip_overlap = ARGV[a + 5] == 'skip'
-    local runs, last_tick = current[6], current[7]
-    local t = {current[8], current[9], current[10]}
+    local runs, last_tick = t[9], t[10]
     local template_ok = t[1] and t[2] and t[3]
     local busy = skip_overlap and last_id ~= '' and task_active(KEYS[k + 1])
     local update, u, fired_tick, fired_id = {}, 0, nil, nil
-    local overlapped, refused, fired = 0, 0, {}
+    -- The result goes in place: {1, overlapped, refused, n fired, fired ticks...}.
+    local head, fired = r, 0
+    r = r + 4
+    local overlapped, refused = 0, 0
     for j = 1, ticks do
       local tick, id = ARGV[a + 6 + 2 * j], ARGV[a + 7 + 2 * j]
       if busy then
@@ -70,7 +76,7 @@ for i = 1, n do
         runs = add_run(update, runs, tick, id, q.now_s)
         u = u + 2
         fired_tick, fired_id = tick, id
-        fired[#fired + 1] = tick
+        fired, o[r + 1], r = fired + 1, tick, r + 1
         busy = skip_overlap
       end
     end
@@ -82,7 +88,7 @@ for i = 1, n do
       u = u + 6
     end
     update[u + 1] = 'fired'
-    update[u + 2] = string.format('%d', (tonumber(current[5]) or 0) + #fired)
+    update[u + 2] = string.format('%d', (t[8] or 0) + fired)
     if next == '' then
       update[u + 3], update[u + 4] = 'state', 'ended'
       redis.call('HDEL', record, 'next')
@@ -97,12 +103,11 @@ for i = 1, n do
     local planned_missed = ARGV[a + 6]
     local missed = (planned_missed == '0' and 0 or tonumber(planned_missed)) + overlapped + refused
     if missed > 0 then redis.call('HINCRBY', record, 'missed', missed) end
-    result = {1, overlapped, refused, unpack(fired)}
+    o[head + 1], o[head + 2], o[head + 3], o[head + 4] = 1, overlapped, refused, fired
   end
-  out[i] = result
   a, k = a + 8 + 2 * ticks, k + 2 + ticks
 end
 if d > 0 then redis.call('ZADD', KEYS[1], unpack(dues)) end
 if #ended > 0 then redis.call('ZREM', KEYS[1], unpack(ended)) end
 flush_queue(q)
-return {now, out}
+return {now, o}

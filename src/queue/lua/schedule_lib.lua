@@ -51,8 +51,8 @@ local function store_schedule_task(q, hash, id, name, t, base, max_len)
     q.later[#q.later + 1] = id
   else
     redis.call('HSET', hash, 'b', body, 's', 'queued', 'sched', name)
-    q.ready[#q.ready + 1] = body_priority(body)
-    q.ready[#q.ready + 1] = id
+    local r = #q.ready
+    q.ready[r + 1], q.ready[r + 2] = body_priority(body), id
   end
   return 1
 end
@@ -87,7 +87,7 @@ for slot = 0, RUNS_KEPT - 1 do RUN_FIELDS[slot] = 'run:' .. string.format('%d', 
 -- at `now_s` (ms, a string) to the field list `update`, and returns the count after it,
 -- formatted.
 local function add_run(update, n, tick, id, now_s)
-  n = tonumber(n) or 0
+  n = (n or 0) + 0 -- arithmetic parses a stored count once; `tonumber` twice
   update[#update + 1] = RUN_FIELDS[n % RUNS_KEPT]
   update[#update + 1] = tick .. ' ' .. id .. ' ' .. now_s
   return string.format('%d', n + 1)

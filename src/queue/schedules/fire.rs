@@ -65,8 +65,9 @@ pub struct FireResult {
     pub moved_to: Option<i64>,
 }
 
-/// A fire script's reply: Redis' clock when it ran, and one result per firing.
-type FireReply = (i64, Vec<Vec<i64>>);
+/// A fire script's reply: Redis' clock when it ran, and the results of the firings it
+/// tried one after the other, flat (decoded by [`results`]).
+type FireReply = (i64, Vec<i64>);
 
 impl Queue {
     /// Up to `limit` schedules of `queue` due by Redis' clock, and the next tick after.
@@ -175,24 +176,65 @@ impl Queue {
             }
         }
         let call = &call;
-        let (now, rows): FireReply =
+        let (now, flat): FireReply =
             self.redis.call(|mut c| async move { call.invoke_async(&mut c).await }).await?;
-        let results = rows
-            .into_iter()
-            .map(|row| match row.first() {
-                Some(1) => FireResult {
+        Ok((now, results(&flat)))
+    }
+}
+
+/// The results in a fire script's flat reply: per firing tried, `1 overlapped refused n`
+/// and then its `n` fired ticks when done, else `0 next` (schedule_fire.lua).
+fn results(mut flat: &[i64]) -> Vec<FireResult> {
+    let mut results = Vec::new();
+    while let [done, rest @ ..] = flat {
+        let result = match (done, rest) {
+            (1, [overlapped, refused, n, rest @ ..]) => {
+                let n = usize::try_from(*n).unwrap_or(0).min(rest.len());
+                let (fired, rest) = rest.split_at(n);
+                flat = rest;
+                FireResult {
                     done: true,
-                    overlapped: row.get(1).copied().unwrap_or(0).max(0) as u64,
-                    refused: row.get(2).copied().unwrap_or(0).max(0) as u64,
-                    fired: row.get(3..).map(<[i64]>::to_vec).unwrap_or_default(),
+                    overlapped: (*overlapped).max(0) as u64,
+                    refused: (*refused).max(0) as u64,
+                    fired: fired.to_vec(),
                     moved_to: None,
-                },
-                _ => FireResult {
-                    moved_to: row.get(1).copied().filter(|next| *next >= 0),
-                    ..FireResult::default()
-                },
-            })
-            .collect();
-        Ok((now, results))
+                }
+            }
+            (_, [next, rest @ ..]) => {
+                flat = rest;
+                FireResult { moved_to: Some(*next).filter(|n| *n >= 0), ..FireResult::default() }
+            }
+            _ => break,
+        };
+        results.push(result);
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flat_reply_reads_as_one_result_per_firing() {
+        let flat = [1, 0, 0, 1, 1000, 0, 2000, 1, 2, 1, 0, 0, -1, 1, 0, 0, 2, 3000, 4000];
+        let done = |overlapped, refused, fired: &[i64]| FireResult {
+            done: true,
+            overlapped,
+            refused,
+            fired: fired.to_vec(),
+            moved_to: None,
+        };
+        let not_done = |moved_to| FireResult { moved_to, ..FireResult::default() };
+        assert_eq!(
+            results(&flat),
+            [
+                done(0, 0, &[1000]),
+                not_done(Some(2000)),
+                done(2, 1, &[]),
+                not_done(None),
+                done(0, 0, &[3000, 4000]),
+            ]
+        );
     }
 }
