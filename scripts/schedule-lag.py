@@ -11,7 +11,8 @@ process before and after SECONDS and prints the merged p50/p99 bucket bounds (ti
 stored, by Redis' clock) and the ticks by outcome. It then reads every task of the window
 from Redis (with redis-cli: its tick is the time in its id, its creation time is when the
 fire script stored it, both by Redis' clock) and prints the exact p50/p99/max of the same
-lag. Stops the processes with SIGTERM.
+lag, and the CPU time per fired tick of Redis (INFO cpu) and of the processes together
+(/proc) over the window. Stops the processes with SIGTERM.
 """
 
 import json
@@ -115,6 +116,22 @@ def exact_lags(since_ms: int, until_ms: int) -> list[int]:
     return sorted(lags)
 
 
+def redis_cpu_s() -> float:
+    """Redis' CPU time so far (user + system, s), from INFO cpu."""
+    info = dict(line.split(":", 1) for line in redis_cli("INFO", "cpu") if ":" in line)
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def processes_cpu_s(processes: list[subprocess.Popen]) -> float:
+    """CPU time so far (user + system, s) of `processes`, from /proc."""
+    total = 0
+    for process in processes:
+        with open(f"/proc/{process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def quantile(buckets: list[tuple[float, float]], q: float) -> float:
     total = buckets[-1][1]
     return next(le for le, count in buckets if count >= q * total)
@@ -130,7 +147,9 @@ def main() -> None:
         print(f"created {schedules} schedules in {time.time() - started:.1f} s", flush=True)
         time.sleep(3)
         before, since = scrape(count), redis_ms()
+        cpu_before = redis_cpu_s(), processes_cpu_s(processes)
         time.sleep(seconds)
+        cpu_after = redis_cpu_s(), processes_cpu_s(processes)
         after, until = scrape(count), redis_ms()
         diff = {k: v - before.get(k, 0.0) for k, v in after.items()}
         buckets = sorted((float("inf") if k == "+Inf" else float(k), v)
@@ -138,6 +157,10 @@ def main() -> None:
         print(f"{buckets[-1][1]:.0f} ticks in {seconds} s; lag p50 <= {quantile(buckets, 0.5) * 1000:.1f} ms,"
               f" p99 <= {quantile(buckets, 0.99) * 1000:.1f} ms")
         print({k: v for k, v in diff.items() if k.startswith("ticks ")})
+        fired = max(1.0, sum(v for k, v in diff.items() if k.startswith("ticks ") and "fired" in k))
+        redis_us, ttp_us = ((a - b) * 1e6 / fired for a, b in zip(cpu_after, cpu_before))
+        print(f"CPU per fired tick: Redis {redis_us:.1f} us, ttp {ttp_us:.1f} us"
+              f" ({count} processes together)")
         lags = exact_lags(since, until - 1000)
         if lags:
             pick = lambda q: lags[min(len(lags) - 1, int(q * len(lags)))]
