@@ -19,8 +19,10 @@
 --   ended), overlap (skip|allow), ticks missed by the plan, n ticks, then per tick: tick
 --   ms, task id
 -- Written for Redis' time per fired schedule (a thousand may share a tick): one read of the
--- record, one write of it and one of the task; ticks compared as text, never parsed
--- (`tonumber` parses twice); no field that the firing does not change.
+-- record, one write of it and one of the task (more only to end it, to check the last task
+-- when skipping overlaps, and to count misses); ticks compared as text where they can be
+-- (`tonumber` parses twice); no write of `last_run` (the record's reader takes the later of
+-- it and `last_tick`) nor of `missed` when nothing was missed.
 -- returns {now, {per schedule, one after the other: 1, overlapped, refused, n fired, then
 --   the fired ticks, when done; or 0, next when it changed meanwhile (nothing done): next is
 --   its stored next tick when only that moved on (another process fired it), -1 when
@@ -88,7 +90,7 @@ for _ = 1, n do
       u = u + 6
     end
     update[u + 1] = 'fired'
-    update[u + 2] = string.format('%d', (t[8] or 0) + fired)
+    update[u + 2] = string.format('%d', (tonumber(t[8]) or 0) + fired)
     if next == '' then
       update[u + 3], update[u + 4] = 'state', 'ended'
       redis.call('HDEL', record, 'next')
@@ -102,7 +104,11 @@ for _ = 1, n do
     -- Misses are rare next to firings: counted by a call of their own when there are any.
     local planned_missed = ARGV[a + 6]
     local missed = (planned_missed == '0' and 0 or tonumber(planned_missed)) + overlapped + refused
-    if missed > 0 then redis.call('HINCRBY', record, 'missed', missed) end
+    if missed > 0 then
+      local counted = redis.pcall('HINCRBY', record, 'missed', missed)
+      -- A stored count that is not an integer is replaced, as a firing must not fail half-way.
+      if type(counted) == 'table' then redis.call('HSET', record, 'missed', missed) end
+    end
     o[head + 1], o[head + 2], o[head + 3], o[head + 4] = 1, overlapped, refused, fired
   end
   a, k = a + 8 + 2 * ticks, k + 2 + ticks

@@ -10,11 +10,13 @@ local function schedule_body(t, created)
 end
 
 -- Whether tick `a` is at or before tick `b`, both ms as text the way Redis and ttp write
--- integers (no leading zeros): by length, then by text, without making numbers of them —
--- `tonumber` parses a string twice, and the fire loop compares two ticks per schedule.
+-- integers (no leading zeros): when of one length and not negative, by text, without
+-- making numbers of them — `tonumber` parses a string twice, and the fire loop compares
+-- two ticks per schedule. Otherwise as numbers; false when either is not one.
 local function ms_at_or_before(a, b)
   if #a == #b and string.byte(a, 1) ~= 45 and string.byte(b, 1) ~= 45 then return a <= b end
-  return tonumber(a) <= tonumber(b)
+  local x, y = tonumber(a), tonumber(b)
+  return x ~= nil and y ~= nil and x <= y
 end
 
 -- Whether the task of hash `hash` is waiting or running (a running task's hash says
@@ -35,16 +37,17 @@ local function task_queue(pending, scheduled, seq, wake_list, timer, flow, now)
 end
 
 -- Stores task `id` of schedule `name` from template `t` (an HMGET of TEMPLATE), due at
--- `base` (ms, at or before `q.now`) + its delay, into queue `q` (`task_queue`; pending or
--- scheduled at the flush). The caller knows the task is not stored yet. Returns 1 stored,
--- 0 queue full.
+-- `base` (ms, as text) + its delay, into queue `q` (`task_queue`; pending or scheduled at the
+-- flush). The caller knows the task is not stored yet. Returns 1 stored, 0 queue full.
 local function store_schedule_task(q, hash, id, name, t, base, max_len)
   if not q.len then q.len = waiting(q[1], q[2]) end
   if q.len >= max_len then return 0 end
   q.len = q.len + 1
   q.stored = q.stored + 1
   local body = schedule_body(t, q.now_s)
-  local run_at = t[3] ~= '0' and tonumber(base) + tonumber(t[3])
+  -- Due now without arithmetic in the common case: no delay and a tick not after now.
+  local due_now = t[3] == '0' and ms_at_or_before(base, q.now_s)
+  local run_at = not due_now and tonumber(base) + tonumber(t[3])
   if run_at and run_at > q.now then
     redis.call('HSET', hash, 'b', body, 's', 'scheduled', 'sched', name, 'r', run_at)
     q.later[#q.later + 1] = run_at
@@ -87,7 +90,7 @@ for slot = 0, RUNS_KEPT - 1 do RUN_FIELDS[slot] = 'run:' .. string.format('%d', 
 -- at `now_s` (ms, a string) to the field list `update`, and returns the count after it,
 -- formatted.
 local function add_run(update, n, tick, id, now_s)
-  n = (n or 0) + 0 -- arithmetic parses a stored count once; `tonumber` twice
+  n = tonumber(n) or 0
   update[#update + 1] = RUN_FIELDS[n % RUNS_KEPT]
   update[#update + 1] = tick .. ' ' .. id .. ' ' .. now_s
   return string.format('%d', n + 1)

@@ -10,7 +10,7 @@ local t = redis.call('HMGET', KEYS[6], TEMPLATE[1], TEMPLATE[2], TEMPLATE[3], 'r
 if not t[1] then return {-1, now} end
 if redis.call('EXISTS', KEYS[7]) == 1 then return {5, now} end
 local q = task_queue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8], now)
-local code = store_schedule_task(q, KEYS[7], ARGV[2], ARGV[1], t, now, tonumber(ARGV[3]))
+local code = store_schedule_task(q, KEYS[7], ARGV[2], ARGV[1], t, q.now_s, tonumber(ARGV[3]))
 if code == 1 then
   local tick = q.now_s
   local update = {'last_run', tick, 'last_task', ARGV[2]}

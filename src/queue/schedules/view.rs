@@ -32,7 +32,7 @@ pub struct ScheduleRecord {
     pub fired: u64,
     /// Ticks that did not (catch-up policy, overlap, a full queue).
     pub missed: u64,
-    /// Tick of the latest run.
+    /// Tick of the latest run: the later of the last tick fired and the last run on demand.
     pub last_run_ms: Option<i64>,
     /// Creation and last change, ms.
     pub created_ms: i64,

@@ -91,3 +91,28 @@ async fn a_batch_whose_first_schedule_was_fired_by_the_same_plan_is_not_tried_fu
     assert_eq!(parked_ticks(&redis, PARKED).len(), 4);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_tick_after_redis_clock_is_stored_to_run_at_its_tick_not_at_once() {
+    let redis = RedisServer::start();
+    let app = api_only(&redis).await;
+    assert_eq!(put(&app.http, &app.url(""), "ahead", &every(100, "all")).await.status(), 201);
+    // A planner whose clock ran ahead of Redis' (a failover, a clock step) can plan a
+    // catch-up tick that is not due yet by Redis' clock: its task waits for its tick.
+    let mut firing = firing_of(&redis, "ahead");
+    until_due(&redis, std::slice::from_ref(&firing)).await;
+    let (due, _) = firing.ticks[0];
+    let ahead = due + 60_000;
+    let queue = QueueName::parse(PARKED).unwrap();
+    let later_id = TaskId::for_tick(&queue, "ahead", ahead);
+    firing.ticks.push((ahead, later_id.clone()));
+    firing.next_ms = Some(ahead + 100);
+    let result = fire(&app.queue, std::slice::from_ref(&firing)).await;
+    assert_eq!(result[0].fired, [due, ahead], "{result:?}");
+    let key = format!("ttp:{{{PARKED}}}:task:{}", later_id.as_str());
+    let (state, run_at): (Option<String>, Option<i64>) =
+        redis::cmd("HMGET").arg(&key).arg(&["s", "r"]).query(&mut redis.connection()).unwrap();
+    assert_eq!((state.as_deref(), run_at), (Some("scheduled"), Some(ahead)));
+    assert_eq!(parked_ticks(&redis, PARKED), [due], "only the due tick is waiting to run");
+    app.shutdown().await;
+}
