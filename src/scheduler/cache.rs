@@ -19,9 +19,16 @@ use crate::queue::{Queue, QueueError};
 use crate::schedule::{Schedule, ScheduleSpec};
 use crate::task::QueueName;
 
+/// Schedules whose state [`Schedules::learn_unknown`] reads in one pipelined round trip.
+const LEARN_PER_READ: usize = 1000;
+
 /// What is known of one queue's schedules, by name.
 #[derive(Default)]
 struct Known {
+    /// The names the index holds for the queue.
+    members: Vec<String>,
+    /// The index moved since the states of `members` not known here were last read.
+    unlearned: bool,
     /// The sha of the spec parsed, and the schedule (`None`: unreadable).
     parsed: HashMap<String, (String, Option<Arc<Schedule>>)>,
     /// The firing state last seen or left.
@@ -67,11 +74,44 @@ impl Schedules {
                 known.states.retain(|name, _| held.contains(&name.as_str()));
                 true
             });
+            for (on, held) in &names {
+                let known = self.known.entry((*on).clone()).or_default();
+                known.members = held.iter().map(|name| (*name).to_owned()).collect();
+                known.unlearned = true;
+            }
             let mut queues: Vec<QueueName> = names.into_keys().cloned().collect();
             queues.sort();
             (self.version, self.queues) = (Some(version), queues);
         }
         Ok(self.queues.clone())
+    }
+
+    /// Reads, once after the index moved, the firing state of each schedule of `on` this
+    /// process knows nothing of (in pipelined reads of [`LEARN_PER_READ`]). Processes cut
+    /// a tick's firings into the same batches only when they know the same schedules: one
+    /// that learnt of schedules only as it found them due would cut its batches elsewhere
+    /// for good (a schedule the others always fire first is never due when it looks), and
+    /// batches that overlap are what leaves firings to a later pass.
+    pub async fn learn_unknown(&mut self, queue: &Queue, on: &QueueName) -> Result<(), QueueError> {
+        let Some(known) = self.known.get_mut(on).filter(|known| known.unlearned) else {
+            return Ok(());
+        };
+        let unknown: Vec<String> = known
+            .members
+            .iter()
+            .filter(|name| !known.states.contains_key(*name))
+            .cloned()
+            .collect();
+        for names in unknown.chunks(LEARN_PER_READ) {
+            let read = queue.firing_states(on, names).await?;
+            for (name, state) in names.iter().zip(read) {
+                let Some(state) = state else { continue };
+                let next_ms = state.next.parse().unwrap_or(i64::MAX);
+                known.states.insert(name.clone(), Seen { state, next_ms, assumed: None });
+            }
+        }
+        known.unlearned = false;
+        Ok(())
     }
 
     /// Notes the clock (ms) of `on`'s Redis, just read (in a cluster, each master has

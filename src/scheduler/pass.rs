@@ -47,6 +47,7 @@ pub async fn fire_queue(
     on: &QueueName,
 ) -> Result<Option<i64>, QueueError> {
     let began = std::time::Instant::now();
+    cache.learn_unknown(queue, on).await?;
     let mut outcome = Outcome::default();
     let mut late_ms = None;
     if let Some(now) = cache.redis_now(on) {
