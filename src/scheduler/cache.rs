@@ -49,6 +49,14 @@ struct Seen {
     assumed: Option<Instant>,
 }
 
+impl Seen {
+    /// A state just read from Redis (an unreadable next tick is never due).
+    fn read(state: FiringState) -> Self {
+        let next_ms = state.next.parse().unwrap_or(i64::MAX);
+        Self { state, next_ms, assumed: None }
+    }
+}
+
 /// The index, and the parsed specs, firing states and Redis' clock of each queue.
 #[derive(Default)]
 pub struct Schedules {
@@ -106,8 +114,7 @@ impl Schedules {
             let read = queue.firing_states(on, names).await?;
             for (name, state) in names.iter().zip(read) {
                 let Some(state) = state else { continue };
-                let next_ms = state.next.parse().unwrap_or(i64::MAX);
-                known.states.insert(name.clone(), Seen { state, next_ms, assumed: None });
+                known.states.insert(name.clone(), Seen::read(state));
             }
         }
         known.unlearned = false;
@@ -183,9 +190,7 @@ impl Schedules {
             }
             for (name, state) in due.iter().map(|(name, _)| name).zip(&states) {
                 if let Some(state) = state {
-                    let next_ms = state.next.parse().unwrap_or(i64::MAX);
-                    let seen = Seen { state: state.clone(), next_ms, assumed: None };
-                    known.states.insert(name.clone(), seen);
+                    known.states.insert(name.clone(), Seen::read(state.clone()));
                 }
             }
             known.read.extend(unknown);
